@@ -1,0 +1,46 @@
+# Gatehouse: `make run` serves the app with a worker and demo data; `make test` runs every suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock 2>/dev/null | cksum | cut -d' ' -f1)
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gatehouse
+
+.PHONY: run test test-sqlite test-postgres test-browser lint services bench install install-test
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(VENV)/bin/python pyproject.toml requirements.lock
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[test]'
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+## run: install, migrate, load demo data, serve http://127.0.0.1:8000 with a Celery worker
+run: install
+	GATEHOUSE_DEMO=1 DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input
+	GATEHOUSE_DEMO=1 DJANGO_DEBUG=1 $(PY) manage.py demo_seed
+	GATEHOUSE_DEMO=1 DJANGO_DEBUG=1 $(PY) manage.py serve
+
+## test: every suite, on SQLite and again on PostgreSQL, with real Redis and browser
+test: install services
+	$(PY) -m ruff check .
+	$(MAKE) --no-print-directory test-sqlite test-postgres
+
+test-sqlite: install
+	$(PY) -m pytest -p no:cacheprovider
+
+test-postgres: install
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest -p no:cacheprovider
+
+## services: start PostgreSQL, Redis and RabbitMQ when they are installed but down; install Chromium
+services:
+	@bash scripts/services.sh
+
+lint: install
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+bench: install
+	$(PY) benchmarks/fairness.py
+	$(PY) benchmarks/explain.py

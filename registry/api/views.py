@@ -1,0 +1,197 @@
+"""Registry API views: parse, call one service or selector, render."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from .. import selectors, services
+from ..errors import InvalidInput, NotAllowed, NotFound, TooLarge
+from ..models import Team
+from . import serializers as s
+
+
+def paginated(request, view: APIView, queryset, serializer_class) -> Response:
+    """One page of ``queryset`` rendered with ``serializer_class``."""
+    paginator = LimitOffsetPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class ModelListView(APIView):
+    """List the models you may see, or register a new one."""
+
+    @extend_schema(
+        responses=s.ModelOutput(many=True),
+        parameters=[
+            OpenApiParameter("team", str, description="Owner team slug"),
+            OpenApiParameter("risk_tier", str, enum=["minimal", "limited", "high"]),
+        ],
+    )
+    def get(self, request):
+        models = selectors.models_visible_to(request.user, request.auth)
+        if team := request.query_params.get("team"):
+            models = models.filter(owner_team__slug=team)
+        if tier := request.query_params.get("risk_tier"):
+            models = models.filter(risk_tier=tier)
+        return paginated(request, self, models.select_related("created_by"), s.ModelOutput)
+
+    @extend_schema(request=s.ModelCreateInput, responses={201: s.ModelOutput})
+    def post(self, request):
+        data = s.ModelCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        team = Team.objects.filter(slug=fields.pop("owner_team")).first()
+        if team is None:
+            raise InvalidInput.for_field("owner_team", "No team with this slug.")
+        model = services.model_create(actor=request.user, owner_team=team, **fields)
+        return Response(s.ModelOutput(model).data, status=status.HTTP_201_CREATED)
+
+
+class ModelDetailView(APIView):
+    """Read or edit one model."""
+
+    @extend_schema(responses=s.ModelOutput)
+    def get(self, request, name: str):
+        model = selectors.model_for_user(request.user, name, request.auth)
+        return Response(s.ModelOutput(model).data)
+
+    @extend_schema(request=s.ModelUpdateInput, responses=s.ModelOutput)
+    def patch(self, request, name: str):
+        model = selectors.model_for_user(request.user, name, request.auth)
+        data = s.ModelUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        model = services.model_update(actor=request.user, model=model, **data.validated_data)
+        return Response(s.ModelOutput(model).data)
+
+
+class ObjectiveListView(APIView):
+    """A model's business objectives with their KPIs."""
+
+    @extend_schema(responses=s.ObjectiveOutput(many=True))
+    def get(self, request, name: str):
+        model = selectors.model_for_user(request.user, name, request.auth)
+        objectives = model.objectives.prefetch_related("kpis")
+        return Response(s.ObjectiveOutput(objectives, many=True).data)
+
+    @extend_schema(request=s.ObjectiveCreateInput, responses={201: s.ObjectiveOutput})
+    def post(self, request, name: str):
+        model = selectors.model_for_user(request.user, name, request.auth)
+        data = s.ObjectiveCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        objective = services.objective_create(
+            actor=request.user, model=model, **data.validated_data
+        )
+        return Response(s.ObjectiveOutput(objective).data, status=status.HTTP_201_CREATED)
+
+
+def _refuse_oversized(request) -> None:
+    """413 before reading a body over the limit, and for any single oversized file."""
+    limit = settings.GATEHOUSE_MAX_UPLOAD_BYTES
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise TooLarge(f"The upload is larger than the limit of {limit // (1024 * 1024)} MB.")
+
+
+class VersionListView(APIView):
+    """List a model's versions, or register a candidate (multipart)."""
+
+    parser_classes = [MultiPartParser, JSONParser]
+
+    @extend_schema(responses=s.VersionOutput(many=True))
+    def get(self, request, name: str):
+        model = selectors.model_for_user(request.user, name, request.auth)
+        versions = selectors.model_versions(model).select_related("model")
+        if status_filter := request.query_params.get("status"):
+            versions = versions.filter(status=status_filter)
+        return paginated(request, self, versions, s.VersionOutput)
+
+    @extend_schema(
+        request={"multipart/form-data": s.VersionRegisterInput},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Repeat a request safely: the same key and content return the same version",
+            )
+        ],
+        responses={201: s.VersionOutput, 200: s.VersionOutput},
+    )
+    def post(self, request, name: str):
+        _refuse_oversized(request)
+        model = selectors.model_for_user(request.user, name, request.auth)
+        data = s.VersionRegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["evaluation_data"]
+        model_upload = data.validated_data.get("model")
+        for part in (upload, model_upload):
+            if part is not None and part.size > settings.GATEHOUSE_MAX_UPLOAD_BYTES:
+                raise TooLarge("A file is larger than the upload limit.")
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 200:
+            raise InvalidInput.for_field("Idempotency-Key", "At most 200 characters.")
+        result = services.version_register(
+            actor=request.user,
+            token=request.auth,
+            model=model,
+            metadata=data.validated_data["metadata"],
+            evaluation_file=upload,
+            evaluation_filename=upload.name,
+            model_file=model_upload,
+            model_filename=model_upload.name if model_upload else "",
+            idempotency_key=key,
+        )
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        response = Response(s.VersionOutput(result.version).data, status=code)
+        response["Location"] = s.VersionOutput().get_url(result.version)
+        return response
+
+
+class VersionDetailView(APIView):
+    """One version with its metadata and evaluation data description."""
+
+    @extend_schema(responses=s.VersionOutput)
+    def get(self, request, name: str, version: str):
+        obj = selectors.version_for_user(request.user, name, version, request.auth)
+        return Response(s.VersionOutput(obj).data)
+
+
+class TokenCreateView(APIView):
+    """Exchange a username and password for a personal API token."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(request=s.TokenRequestInput, responses={201: s.TokenOutput}, auth=[])
+    def post(self, request):
+        data = s.TokenRequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
+        if user is None:
+            raise NotAllowed("Wrong username or password.")
+        issued = services.token_issue(actor=user, user=user, name=data.validated_data["name"])
+        body = {
+            "token": issued.secret,
+            "prefix": issued.token.prefix,
+            "name": issued.token.name,
+            "created_at": issued.token.created_at,
+        }
+        return Response(s.TokenOutput(body).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,144 @@
+"""Appending to and verifying the audit log stored in the database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from .audit_chain import (
+    GENESIS_HASH,
+    ChainBreak,
+    ChainReport,
+    event_hash,
+    format_time,
+    verify_events,
+)
+from .models import AuditChainHead, AuditEvent
+
+SYSTEM_ACTOR = "system"
+
+
+def actor_label(user) -> str:
+    """The name an actor is recorded under: the username, or ``system``."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return SYSTEM_ACTOR
+    return user.get_username()
+
+
+def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
+    # Store exactly what is hashed: dates, decimals and UUIDs become their JSON text.
+    return json.loads(json.dumps(payload, cls=DjangoJSONEncoder, allow_nan=False))
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    obj: Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    model_name: str = "",
+    payload: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, in the caller's transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit_record must run inside the transaction of the change it records")
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+    # The head row is the lock that orders writers: no forks, no duplicate numbers.
+    head = AuditChainHead.objects.select_for_update().get(pk=1)
+    event = AuditEvent(
+        seq=head.seq + 1,
+        created_at=timezone.now(),
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_name=actor_label(actor),
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        model_name=model_name,
+        payload=_json_safe(payload or {}),
+        prev_hash=head.hash,
+    )
+    event.hash = event_hash(event_content(event))
+    event.save(force_insert=True)
+    AuditChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
+    return event
+
+
+def event_content(event: AuditEvent) -> dict[str, Any]:
+    """The hashed content of a stored event, as the offline verifier sees it."""
+    return {
+        "seq": event.seq,
+        "created_at": format_time(event.created_at),
+        "actor": event.actor_name,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "model": event.model_name,
+        "payload": event.payload,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+_FIELDS = (
+    "seq",
+    "created_at",
+    "actor_name",
+    "action",
+    "object_type",
+    "object_id",
+    "model_name",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+
+
+def iter_event_contents(queryset=None, chunk_size: int = 5000) -> Iterator[dict[str, Any]]:
+    """Stream events in chain order as hashed-content dicts, without building model objects."""
+    queryset = AuditEvent.objects.all() if queryset is None else queryset
+    rows = queryset.order_by("seq").values_list(*_FIELDS).iterator(chunk_size=chunk_size)
+    for seq, created, actor, action, otype, oid, model, payload, prev, digest in rows:
+        yield {
+            "seq": seq,
+            "created_at": format_time(created),
+            "actor": actor,
+            "action": action,
+            "object_type": otype,
+            "object_id": oid,
+            "model": model,
+            "payload": payload,
+            "prev_hash": prev,
+            "hash": digest,
+        }
+
+
+def audit_verify() -> ChainReport:
+    """Walk the whole stored chain and check it ends at the recorded head."""
+    with transaction.atomic():
+        report = verify_events(iter_event_contents())
+        head = AuditChainHead.objects.get(pk=1)
+    if report.ok and (head.seq, head.hash) != (report.last_seq, report.last_hash):
+        reason = f"the chain ends at #{report.last_seq} but the head records #{head.seq}"
+        return ChainReport(
+            report.checked, report.last_seq, report.last_hash, ChainBreak(head.seq, reason)
+        )
+    return report
+
+
+__all__ = [
+    "GENESIS_HASH",
+    "audit_record",
+    "audit_verify",
+    "actor_label",
+    "event_content",
+    "iter_event_contents",
+]

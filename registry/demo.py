@@ -1,0 +1,285 @@
+"""Demo data: synthetic credit applicants with a planted, known disparity, and the
+"credit-default" model with two versions registered through the same service as the API.
+
+The planted bias: historical training labels under-record repayment by women (15% of
+their repaid loans recorded as defaults), and the v1 model can see ``occupation_score``, a
+proxy for sex. So v1 approves women markedly less often than men with the same finances
+(disparate impact near 0.7); v2 drops the proxy and trains on corrected labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from . import services
+from .models import RegisteredModel, ServiceAccount, Team
+from .roles import Role
+
+FEATURES = [
+    "income",
+    "debt_ratio",
+    "credit_history_years",
+    "late_payments",
+    "employment_years",
+    "loan_amount",
+    "occupation_score",
+]
+PROTECTED = {"sex": {"privileged": ["male"]}, "age_group": {"privileged": ["25-40", "40-60"]}}
+DEMO_USERS = [
+    # username, roles, teams
+    ("admin", [Role.ADMIN], ["credit-risk"]),
+    ("mlengineer", [Role.ML_ENGINEER], ["credit-risk"]),
+    ("reviewer", [Role.REVIEWER], ["credit-risk"]),
+    ("riskofficer", [Role.RISK_OFFICER], ["credit-risk"]),
+    ("auditor", [Role.AUDITOR], []),
+    ("outsider", [Role.ML_ENGINEER], ["marketing"]),
+]
+
+
+def synthetic_applicants(n: int = 4000, seed: int = 7) -> pd.DataFrame:
+    """Applicants with true repayment outcomes and historically biased recorded labels."""
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(np.array(["male", "female"]), n, p=[0.55, 0.45])
+    age_group = rng.choice(np.array(["<25", "25-40", "40-60", "60+"]), n, p=[0.15, 0.4, 0.3, 0.15])
+    female = sex == "female"
+    income = rng.lognormal(10.6, 0.45, n).round(0)
+    debt_ratio = rng.beta(2, 5, n).round(3)
+    age_years = {"<25": 3, "25-40": 9, "40-60": 18, "60+": 25}
+    credit_history_years = np.array([age_years[a] for a in age_group]) * rng.uniform(0.5, 1.3, n)
+    late_payments = rng.poisson(0.3 + 2.0 * debt_ratio)
+    employment_years = np.clip(credit_history_years * rng.uniform(0.4, 1.1, n), 0, None)
+    loan_amount = (income * rng.uniform(0.1, 0.6, n)).round(-2)
+    occupation_score = np.where(female, 0.3, 0.7) + rng.normal(0, 0.1, n)
+
+    logit = (
+        1.0
+        + 1.8 * (np.log(income) - 10.6)
+        - 3.5 * debt_ratio
+        - 0.55 * late_payments
+        + 0.04 * credit_history_years
+        - 1.2 * (loan_amount / income - 0.35)
+    )
+    repaid = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    # The historical record: 15% of women's repaid loans were written down as defaults.
+    recorded = np.where(female & (repaid == 1) & (rng.random(n) < 0.15), 0, repaid)
+    return pd.DataFrame(
+        {
+            "applicant_id": np.arange(1, n + 1),
+            "sex": sex,
+            "age_group": age_group,
+            "income": income,
+            "debt_ratio": debt_ratio,
+            "credit_history_years": credit_history_years.round(1),
+            "late_payments": late_payments,
+            "employment_years": employment_years.round(1),
+            "loan_amount": loan_amount,
+            "occupation_score": occupation_score.round(3),
+            "repaid": repaid,
+            "recorded_repaid": recorded,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class DemoCandidate:
+    """What CI would post for one trained candidate."""
+
+    metadata: dict
+    evaluation_csv: bytes
+    model_bytes: bytes
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def train_candidate(
+    version: str, *, use_proxy: bool, biased_labels: bool, seed: int = 7
+) -> DemoCandidate:
+    """Train a candidate on synthetic data and package it as CI would."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from skops.io import dumps
+
+    train = synthetic_applicants(6000, seed=seed)
+    evaluation = synthetic_applicants(3000, seed=seed + 1000)
+    features = FEATURES if use_proxy else [f for f in FEATURES if f != "occupation_score"]
+    target = "recorded_repaid" if biased_labels else "repaid"
+    if use_proxy:
+        estimator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    else:
+        estimator = GradientBoostingClassifier(n_estimators=80, max_depth=3, random_state=seed)
+    estimator.fit(train[features], train[target])
+
+    scores = estimator.predict_proba(evaluation[features])[:, 1]
+    eval_frame = evaluation[["applicant_id", "sex", "age_group", *features]].copy()
+    eval_frame["repaid"] = evaluation["repaid"]
+    eval_frame["approved"] = (scores >= 0.5).astype(int)
+    eval_frame["score"] = scores.round(6)
+    evaluation_csv = eval_frame.to_csv(index=False).encode()
+    model_bytes = dumps(estimator)
+    training_csv = train.to_csv(index=False).encode()
+
+    accuracy = float((eval_frame["approved"] == eval_frame["repaid"]).mean())
+    metadata = {
+        "version": version,
+        "artifact_uri": f"s3://models/credit-default/{version}/model.skops",
+        "artifact_sha256": _sha(model_bytes),
+        "code_commit": hashlib.sha1(f"credit-default {version}".encode()).hexdigest(),  # noqa: S324
+        "training_data_uri": f"s3://datasets/credit/applicants-{seed}.csv",
+        "training_data_sha256": _sha(training_csv),
+        "metrics": {
+            "train_accuracy": round(
+                float((estimator.predict(train[features]) == train[target]).mean()), 4
+            ),
+            "eval_accuracy": round(accuracy, 4),
+            "manual_review_rate": round(float(((scores > 0.35) & (scores < 0.65)).mean()), 4),
+        },
+        "params": {"estimator": type(estimator).__name__, "features": len(features)},
+        "tags": {"pipeline": "nightly", "dataset": "synthetic-applicants"},
+        "columns": {
+            "label": "repaid",
+            "prediction": "approved",
+            "score": "score",
+            "favorable_label": 1,
+            "protected": PROTECTED,
+            "features": features,
+        },
+    }
+    return DemoCandidate(metadata, evaluation_csv, model_bytes)
+
+
+def _passwords_file():
+    return settings.DATA_DIR / "demo-users.txt"
+
+
+def demo_users() -> dict[str, str]:
+    """Demo usernames and passwords, generated once per data folder."""
+    path = _passwords_file()
+    if path.exists():
+        return dict(line.split("\t", 1) for line in path.read_text().splitlines() if "\t" in line)
+    users = {name: f"demo-{secrets.token_urlsafe(9)}" for name, _, _ in DEMO_USERS}
+    path.write_text("".join(f"{name}\t{pw}\n" for name, pw in users.items()))
+    path.chmod(0o600)
+    return users
+
+
+def seed(*, stdout=None) -> dict[str, str]:
+    """Create demo teams, users, the credit-default model with objectives, a CI account and
+    two registered versions. Safe to run again: it skips what exists."""
+    user_model = get_user_model()
+    passwords = demo_users()
+    with transaction.atomic():
+        teams = {}
+        for slug, name in (("credit-risk", "Credit risk"), ("marketing", "Marketing analytics")):
+            teams[slug] = Team.objects.filter(slug=slug).first() or services.team_create(
+                actor=None, slug=slug, name=name
+            )
+        for username, roles, team_slugs in DEMO_USERS:
+            if user_model.objects.filter(username=username).exists():
+                continue
+            user = user_model(username=username, email=f"{username}@example.invalid")
+            user.set_password(passwords[username])
+            user.is_staff = user.is_superuser = username == "admin"
+            user.save()
+            services.user_assign_roles(
+                actor=None, user=user, roles=list(roles), teams=[teams[t] for t in team_slugs]
+            )
+    engineer = user_model.objects.get(username="mlengineer")
+    model = RegisteredModel.objects.filter(name="credit-default").first()
+    if model is None:
+        model = services.model_create(
+            actor=engineer,
+            name="credit-default",
+            title="Credit default risk",
+            owner_team=teams["credit-risk"],
+            risk_tier="high",
+            description="Predicts whether a consumer-loan applicant will repay.",
+            intended_use="Pre-screen consumer loan applications; a person decides borderline cases.",
+        )
+        services.objective_create(
+            actor=engineer,
+            model=model,
+            title="Reduce manual review load by 20%",
+            description="Fewer borderline applications sent to underwriters.",
+            kpis=[
+                {
+                    "name": "Manual review rate",
+                    "metric_key": "manual_review_rate",
+                    "comparator": "<=",
+                    "target": 0.3,
+                    "unit": "share",
+                    "blocking": True,
+                },
+                {
+                    "name": "Accuracy",
+                    "metric_key": "accuracy",
+                    "comparator": ">=",
+                    "target": 0.7,
+                    "unit": "",
+                    "blocking": True,
+                },
+            ],
+        )
+        services.objective_create(
+            actor=engineer,
+            model=model,
+            title="Lend fairly",
+            description="Approval rates must not disadvantage protected groups.",
+            kpis=[
+                {
+                    "name": "Disparate impact by sex",
+                    "metric_key": "fairness.sex.disparate_impact",
+                    "comparator": ">=",
+                    "target": 0.8,
+                    "unit": "ratio",
+                    "blocking": True,
+                },
+                {
+                    "name": "Recall of repayers",
+                    "metric_key": "recall",
+                    "comparator": ">=",
+                    "target": 0.75,
+                    "unit": "",
+                    "blocking": False,
+                },
+            ],
+        )
+    account = ServiceAccount.objects.filter(user__username="ci-credit").first()
+    if account is None:
+        issued = services.ci_account_create(actor=None, name="ci-credit", models=[model])
+        token = issued.token
+        ci_user = token.user
+        passwords["ci-credit (API token)"] = issued.secret
+        with _passwords_file().open("a") as fh:
+            fh.write(f"ci-credit (API token)\t{issued.secret}\n")
+    else:
+        ci_user = account.user
+        token = ci_user.api_tokens.filter(revoked_at__isnull=True).first()
+    for version, use_proxy, biased in (("1.0.0", True, True), ("1.1.0", False, False)):
+        if model.versions.filter(version=version).exists():
+            continue
+        candidate = train_candidate(version, use_proxy=use_proxy, biased_labels=biased)
+        services.version_register(
+            actor=ci_user,
+            token=token,
+            model=model,
+            metadata=candidate.metadata,
+            evaluation_file=io.BytesIO(candidate.evaluation_csv),
+            evaluation_filename="evaluation.csv",
+            model_file=io.BytesIO(candidate.model_bytes),
+            model_filename="model.skops",
+            idempotency_key=f"demo-{version}",
+        )
+    return passwords

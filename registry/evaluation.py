@@ -1,0 +1,169 @@
+"""Reading and validating evaluation data sets (CSV, or Parquet when pyarrow is present)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import IO, Any
+
+import pandas as pd
+
+from .errors import InvalidInput
+
+FIELD = "evaluation_data"
+
+
+def parquet_supported() -> bool:
+    """Whether pyarrow is installed, so Parquet uploads can be read."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def sha256_of(fileobj: IO[bytes], chunk_size: int = 1 << 20) -> tuple[str, int]:
+    """The sha256 and size of a file object, read in chunks, rewound afterwards."""
+    digest = hashlib.sha256()
+    size = 0
+    fileobj.seek(0)
+    while chunk := fileobj.read(chunk_size):
+        digest.update(chunk)
+        size += len(chunk)
+    fileobj.seek(0)
+    return digest.hexdigest(), size
+
+
+def detect_format(filename: str, head: bytes) -> str:
+    """``parquet`` for Parquet files (by magic bytes), ``csv`` otherwise."""
+    if head[:4] == b"PAR1" or filename.lower().endswith(".parquet"):
+        if not parquet_supported():
+            raise InvalidInput.for_field(
+                FIELD, "Parquet needs pyarrow installed; send CSV instead."
+            )
+        return "parquet"
+    return "csv"
+
+
+def read_frame(fileobj: IO[bytes], fmt: str) -> pd.DataFrame:
+    """Parse the uploaded bytes into a DataFrame, or a clear error on the upload field."""
+    fileobj.seek(0)
+    try:
+        if fmt == "parquet":
+            frame = pd.read_parquet(io.BytesIO(fileobj.read()))
+        else:
+            frame = pd.read_csv(fileobj, low_memory=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
+        raise InvalidInput.for_field(
+            FIELD, f"Could not read the file as {fmt.upper()}: {exc}"
+        ) from exc
+    finally:
+        fileobj.seek(0)
+    if frame.empty:
+        raise InvalidInput.for_field(FIELD, "The file has no rows.")
+    return frame
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Values as text, with whole floats written as integers so 1.0 matches 1."""
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        values = values.astype("Int64")
+    return values.astype(str)
+
+
+@dataclass(frozen=True)
+class ColumnRoles:
+    """The validated role of each column of an evaluation set."""
+
+    label: str
+    prediction: str
+    score: str
+    favorable_label: Any
+    protected: dict[str, dict[str, list[Any]]]
+    features: list[str]
+
+
+def validate_columns(frame: pd.DataFrame, columns: dict[str, Any]) -> ColumnRoles:
+    """Check the data against the declared column roles; every failure names its field."""
+    errors: dict[str, list[str]] = {}
+
+    def fail(field: str, message: str) -> None:
+        errors.setdefault(f"metadata.columns.{field}", []).append(message)
+
+    present = set(frame.columns)
+    label, prediction = columns["label"], columns["prediction"]
+    score = columns.get("score") or ""
+    favorable = columns["favorable_label"]
+    protected = columns["protected"]
+    features = list(columns.get("features") or [])
+    favorable_text = str(favorable)
+
+    for field, column in (("label", label), ("prediction", prediction), ("score", score)):
+        if column and column not in present:
+            fail(field, f"Column {column!r} is not in the evaluation data.")
+    for column in protected:
+        if column not in present:
+            fail(f"protected.{column}", f"Column {column!r} is not in the evaluation data.")
+    missing_features = [c for c in features if c not in present]
+    if missing_features:
+        fail("features", f"Columns not in the evaluation data: {', '.join(missing_features)}.")
+    if errors:
+        raise InvalidInput("The evaluation data does not match metadata.columns.", errors=errors)
+
+    for field, column in (("label", label), ("prediction", prediction)):
+        series = frame[column]
+        if series.isna().any():
+            fail(field, f"Column {column!r} has {int(series.isna().sum())} missing values.")
+            continue
+        values = set(_as_text(series).unique())
+        if len(values) > 2:
+            shown = ", ".join(sorted(values)[:5])
+            fail(
+                field,
+                f"Column {column!r} must be binary; it has {len(values)} values ({shown}, ...).",
+            )
+    label_values = set(_as_text(frame[label].dropna()).unique()) | set(
+        _as_text(frame[prediction].dropna()).unique()
+    )
+    if favorable_text not in label_values:
+        errors.setdefault("metadata.columns.favorable_label", []).append(
+            f"The favorable label {favorable!r} occurs in neither {label!r} nor {prediction!r}."
+        )
+
+    if score:
+        series = pd.to_numeric(frame[score], errors="coerce")
+        if series.isna().any():
+            fail("score", f"Column {score!r} must be numeric with no missing values.")
+        elif ((series < 0) | (series > 1)).any():
+            fail("score", f"Column {score!r} must hold probabilities between 0 and 1.")
+
+    for column, spec in protected.items():
+        series = frame[column]
+        if series.isna().any():
+            fail(
+                f"protected.{column}",
+                f"Column {column!r} has {int(series.isna().sum())} missing values.",
+            )
+            continue
+        groups = set(_as_text(series).unique())
+        if len(groups) < 2:
+            fail(
+                f"protected.{column}",
+                f"Column {column!r} needs at least two groups; it has {len(groups)}.",
+            )
+        absent = [v for v in spec["privileged"] if str(v) not in groups]
+        if absent:
+            fail(
+                f"protected.{column}.privileged",
+                f"Privileged values not found in column {column!r}: {', '.join(map(str, absent))}.",
+            )
+        elif len({str(v) for v in spec["privileged"]}) >= len(groups):
+            fail(
+                f"protected.{column}.privileged",
+                "Every group is privileged; leave at least one out.",
+            )
+
+    if errors:
+        raise InvalidInput("The evaluation data does not match metadata.columns.", errors=errors)
+    return ColumnRoles(label, prediction, score, favorable, protected, features)

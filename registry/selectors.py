@@ -1,0 +1,70 @@
+"""Reads shared by the UI and the API, already filtered by what the caller may see."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from .errors import NotFound
+from .models import ApiToken, AuditEvent, ModelVersion, RegisteredModel
+from .permissions import is_service_account
+from .roles import has_capability, roles_of
+
+
+def models_visible_to(user, token: ApiToken | None = None) -> QuerySet[RegisteredModel]:
+    """The models a user (or a CI token) may know exist."""
+    models = RegisteredModel.objects.select_related("owner_team")
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return models.none()
+    if is_service_account(user):
+        if token is None or not token.is_active:
+            return models.none()
+        return models.filter(
+            Q(pk__in=token.scope_models.values("pk"))
+            | Q(owner_team__in=token.scope_teams.values("pk"))
+        ).distinct()
+    if has_capability(user, "sees_all_models"):
+        return models
+    if not roles_of(user):
+        return models.none()
+    return models.filter(owner_team__members=user).distinct()
+
+
+def model_for_user(user, name: str, token: ApiToken | None = None) -> RegisteredModel:
+    """The named model, or NotFound for outsiders: never a hint that it exists."""
+    try:
+        return models_visible_to(user, token).get(name=name)
+    except RegisteredModel.DoesNotExist:
+        raise NotFound(f"No model named {name!r}.") from None
+
+
+def versions_visible_to(user, token: ApiToken | None = None) -> QuerySet[ModelVersion]:
+    """Versions of the models the user may see."""
+    return ModelVersion.objects.filter(model__in=models_visible_to(user, token).values("pk"))
+
+
+def version_for_user(
+    user, model_name: str, version: str, token: ApiToken | None = None
+) -> ModelVersion:
+    """One version of a visible model, or NotFound."""
+    model = model_for_user(user, model_name, token)
+    try:
+        return (
+            model.versions.select_related("model", "submitted_by", "evaluation_data")
+            .select_related("model__owner_team")
+            .get(version=version)
+        )
+    except ModelVersion.DoesNotExist:
+        raise NotFound(f"Model {model_name!r} has no version {version!r}.") from None
+
+
+def model_versions(model: RegisteredModel) -> QuerySet[ModelVersion]:
+    """A model's versions, newest first, with what list pages show."""
+    return model.versions.select_related("submitted_by", "evaluation_data")
+
+
+def audit_events_visible_to(user) -> QuerySet[AuditEvent]:
+    """Everything for auditors and admins; otherwise events about the user's visible models."""
+    if has_capability(user, "sees_all_models"):
+        return AuditEvent.objects.all()
+    names = models_visible_to(user).values("name")
+    return AuditEvent.objects.filter(model_name__in=names)

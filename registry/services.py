@@ -1,0 +1,455 @@
+"""Registry verbs. Each runs in one transaction, checks the permissions it is handed and
+writes its audit event in that same transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import evaluation, model_files, permissions
+from .audit import audit_record
+from .audit_chain import canonical_json
+from .errors import Conflict, InvalidInput, NotAllowed
+from .models import (
+    KPI,
+    ApiToken,
+    EvaluationDataset,
+    ModelFile,
+    ModelVersion,
+    Objective,
+    RegisteredModel,
+    ServiceAccount,
+    Team,
+)
+from .roles import Role, roles_of
+from .signals import version_registered
+
+MODEL_FIELDS = ("title", "description", "risk_tier", "intended_use")
+
+
+def _full_clean(instance, *, prefix: str = "", exclude: list[str] | None = None) -> None:
+    """Run model validation and turn failures into field-named InvalidInput."""
+    try:
+        instance.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        errors = {f"{prefix}{field}": list(msgs) for field, msgs in exc.message_dict.items()}
+        raise InvalidInput("Invalid input.", errors=errors) from exc
+
+
+# --- models and objectives ---------------------------------------------------------------
+
+
+def model_create(
+    *, actor, name: str, title: str, owner_team: Team, **fields: Any
+) -> RegisteredModel:
+    """Register a new model owned by a team."""
+    if not permissions.can_create_model(actor, owner_team):
+        raise NotAllowed("You may create models only for teams you belong to, as an ML engineer.")
+    unknown = set(fields) - set(MODEL_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    model = RegisteredModel(
+        name=name, title=title, owner_team=owner_team, created_by=actor, **fields
+    )
+    _full_clean(model, exclude=["created_by"])
+    with transaction.atomic():
+        model.save()
+        audit_record(
+            actor=actor,
+            action="model.created",
+            obj=model,
+            model_name=model.name,
+            payload={"name": name, "title": title, "owner_team": owner_team.slug, **fields},
+        )
+    return model
+
+
+def model_update(*, actor, model: RegisteredModel, **changes: Any) -> RegisteredModel:
+    """Change a model's descriptive fields; the audit event records old and new values."""
+    if not permissions.can_manage_model(actor, model):
+        raise NotAllowed("Only the owning team's ML engineers or an admin may edit this model.")
+    unknown = set(changes) - set(MODEL_FIELDS)
+    if unknown:
+        raise InvalidInput(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        diff = {
+            key: {"from": getattr(model, key), "to": value}
+            for key, value in changes.items()
+            if getattr(model, key) != value
+        }
+        for key, value in changes.items():
+            setattr(model, key, value)
+        _full_clean(model, exclude=["created_by"])
+        if diff:
+            model.save(update_fields=list(diff))
+            audit_record(
+                actor=actor, action="model.updated", obj=model, model_name=model.name, payload=diff
+            )
+    return model
+
+
+def objective_create(
+    *, actor, model: RegisteredModel, title: str, description: str = "", kpis: list[dict[str, Any]]
+) -> Objective:
+    """Add a business objective with its KPIs."""
+    if not permissions.can_manage_model(actor, model):
+        raise NotAllowed("Only the owning team's ML engineers or an admin may add objectives.")
+    objective = Objective(model=model, title=title, description=description)
+    _full_clean(objective)
+    kpi_rows = [KPI(objective=objective, **spec) for spec in kpis]
+    for index, kpi in enumerate(kpi_rows):
+        _full_clean(kpi, prefix=f"kpis.{index}.", exclude=["objective"])
+    with transaction.atomic():
+        objective.save()
+        for kpi in kpi_rows:
+            kpi.objective = objective
+            kpi.save()
+        audit_record(
+            actor=actor,
+            action="objective.created",
+            obj=objective,
+            model_name=model.name,
+            payload={"title": title, "kpis": kpis},
+        )
+    return objective
+
+
+# --- versions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The outcome of a registration: the version, and whether this call created it."""
+
+    version: ModelVersion
+    created: bool
+
+
+VERSION_FIELDS = (
+    "artifact_uri",
+    "artifact_sha256",
+    "code_commit",
+    "training_data_uri",
+    "training_data_sha256",
+)
+
+
+def _content_sha256(metadata: dict[str, Any], data_sha: str, model_sha: str) -> str:
+    body = {"metadata": metadata, "evaluation_data_sha256": data_sha, "model_sha256": model_sha}
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def _existing_registration(
+    model: RegisteredModel, version: str, content_sha: str, idempotency_key: str
+) -> Registration | None:
+    """The earlier registration this request repeats, or a Conflict if it contradicts one."""
+    existing = model.versions.filter(version=version).first()
+    if existing is not None:
+        if existing.content_sha256 != content_sha:
+            raise Conflict.for_field(
+                "metadata.version",
+                f"Version {version!r} of {model.name!r} is already registered with different content.",
+            )
+        return Registration(existing, created=False)
+    if idempotency_key and model.versions.filter(idempotency_key=idempotency_key).exists():
+        raise Conflict.for_field(
+            "Idempotency-Key", "This key was already used for another version of this model."
+        )
+    return None
+
+
+def version_register(
+    *,
+    actor,
+    model: RegisteredModel,
+    metadata: dict[str, Any],
+    evaluation_file: IO[bytes],
+    evaluation_filename: str = "evaluation.csv",
+    model_file: IO[bytes] | None = None,
+    model_filename: str = "",
+    idempotency_key: str = "",
+    token: ApiToken | None = None,
+) -> Registration:
+    """Store a candidate version with its evaluation data (and optional model file).
+
+    Repeating a registration with the same content returns the stored version; the same
+    version string with other content is a Conflict. Nothing partial is left on failure.
+    """
+    if not permissions.can_register_version(actor, model, token):
+        raise NotAllowed("You may not register versions of this model.")
+
+    data_sha, data_size = evaluation.sha256_of(evaluation_file)
+    head = evaluation_file.read(8)
+    fmt = evaluation.detect_format(evaluation_filename, head)
+    frame = evaluation.read_frame(evaluation_file, fmt)
+    roles = evaluation.validate_columns(frame, metadata["columns"])
+
+    model_info = None
+    if model_file is not None:
+        try:
+            content = model_file.read()
+            model_files.detect_format(content[:16], model_filename)
+            model_info = model_files.inspect_model_file(content)
+        except model_files.UnsafeModelFile as exc:
+            raise InvalidInput.for_field("model", str(exc)) from exc
+        finally:
+            model_file.seek(0)
+        if metadata.get("artifact_is_model_file", True) and (
+            metadata["artifact_sha256"] != model_info.sha256
+        ):
+            raise InvalidInput.for_field(
+                "metadata.artifact_sha256",
+                f"Does not match the uploaded model file (sha256 {model_info.sha256}).",
+            )
+
+    content_sha = _content_sha256(metadata, data_sha, model_info.sha256 if model_info else "")
+    version = ModelVersion(
+        model=model,
+        version=metadata["version"],
+        metrics=metadata.get("metrics") or {},
+        params=metadata.get("params") or {},
+        tags=metadata.get("tags") or {},
+        submitted_by=actor,
+        idempotency_key=idempotency_key,
+        content_sha256=content_sha,
+        **{field: metadata[field] for field in VERSION_FIELDS},
+    )
+    _full_clean(version, prefix="metadata.", exclude=["model", "submitted_by"])
+
+    repeated = _existing_registration(model, version.version, content_sha, idempotency_key)
+    if repeated:
+        return repeated
+
+    stored: list[str] = []
+    folder = f"{model.name}/{version.version}"
+    try:
+        with transaction.atomic():
+            version.save()
+            path = default_storage.save(
+                f"evaluation/{folder}/{data_sha[:16]}.{fmt}", File(evaluation_file)
+            )
+            stored.append(path)
+            EvaluationDataset.objects.create(
+                version=version,
+                file=path,
+                format=fmt,
+                sha256=data_sha,
+                size_bytes=data_size,
+                row_count=len(frame),
+                label_column=roles.label,
+                prediction_column=roles.prediction,
+                score_column=roles.score,
+                favorable_label=roles.favorable_label,
+                protected=roles.protected,
+                feature_columns=roles.features,
+            )
+            if model_info is not None:
+                path = default_storage.save(
+                    f"models/{folder}/{model_info.sha256[:16]}.{model_info.format}",
+                    File(model_file),
+                )
+                stored.append(path)
+                ModelFile.objects.create(
+                    version=version,
+                    file=path,
+                    format=model_info.format,
+                    sha256=model_info.sha256,
+                    size_bytes=model_info.size,
+                    estimator=model_info.estimator_class,
+                )
+            audit_record(
+                actor=actor,
+                action="version.registered",
+                obj=version,
+                model_name=model.name,
+                payload={
+                    "version": version.version,
+                    "content_sha256": content_sha,
+                    "evaluation_data_sha256": data_sha,
+                    "model_file_sha256": model_info.sha256 if model_info else None,
+                    "artifact_sha256": version.artifact_sha256,
+                    "code_commit": version.code_commit,
+                    "via_token": token.prefix if token else None,
+                },
+            )
+            version_registered.send(sender=ModelVersion, version=version, actor=actor)
+    except IntegrityError:
+        # A concurrent request registered the same version first.
+        for path in stored:
+            default_storage.delete(path)
+        repeated = _existing_registration(model, version.version, content_sha, idempotency_key)
+        if repeated:
+            return repeated
+        raise
+    except BaseException:
+        for path in stored:
+            default_storage.delete(path)
+        raise
+    return Registration(version, created=True)
+
+
+# --- accounts and tokens -------------------------------------------------------------------
+
+
+def _new_token_secret() -> str:
+    return "gh_" + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token and its secret; the secret is shown once and never stored."""
+
+    token: ApiToken
+    secret: str
+
+
+def token_issue(
+    *,
+    actor,
+    user,
+    name: str,
+    models: list[RegisteredModel] | tuple = (),
+    teams: list[Team] | tuple = (),
+) -> IssuedToken:
+    """Issue an API token for ``user``; CI tokens carry a scope of models and teams."""
+    if actor is not None and actor != user and Role.ADMIN not in roles_of(actor):
+        raise NotAllowed("Only admins issue tokens for other accounts.")
+    if permissions.is_service_account(user) and not (models or teams):
+        raise InvalidInput.for_field("scope", "A CI token needs at least one model or team.")
+    secret = _new_token_secret()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=secret[:10],
+            key_sha256=hashlib.sha256(secret.encode()).hexdigest(),
+        )
+        token.scope_models.set(models)
+        token.scope_teams.set(teams)
+        audit_record(
+            actor=actor or user,
+            action="token.issued",
+            obj=token,
+            payload={
+                "user": user.get_username(),
+                "name": name,
+                "prefix": token.prefix,
+                "models": sorted(m.name for m in models),
+                "teams": sorted(t.slug for t in teams),
+            },
+        )
+    return IssuedToken(token, secret)
+
+
+def token_revoke(*, actor, token: ApiToken) -> ApiToken:
+    """Revoke a token at once; revoking twice is harmless."""
+    if actor != token.user and Role.ADMIN not in roles_of(actor):
+        raise NotAllowed("You may revoke only your own tokens.")
+    with transaction.atomic():
+        updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if updated:
+            audit_record(
+                actor=actor,
+                action="token.revoked",
+                obj=token,
+                payload={"user": token.user.get_username(), "prefix": token.prefix},
+            )
+    token.refresh_from_db()
+    return token
+
+
+def ci_account_create(
+    *,
+    actor,
+    name: str,
+    models: list[RegisteredModel] | tuple = (),
+    teams: list[Team] | tuple = (),
+    description: str = "",
+) -> IssuedToken:
+    """Create a CI service account with one scoped token; returns the token's secret once."""
+    if not (models or teams):
+        raise InvalidInput.for_field("scope", "Give at least one model or team.")
+    user_model = get_user_model()
+    with transaction.atomic():
+        if user_model.objects.filter(username=name).exists():
+            raise Conflict.for_field("name", f"An account named {name!r} already exists.")
+        user = user_model(username=name)
+        user.set_unusable_password()
+        user.save()
+        account = ServiceAccount.objects.create(user=user, description=description)
+        audit_record(
+            actor=actor,
+            action="ci_account.created",
+            obj=account,
+            payload={
+                "name": name,
+                "models": [m.name for m in models],
+                "teams": [t.slug for t in teams],
+            },
+        )
+        return token_issue(actor=actor, user=user, name=f"{name} token", models=models, teams=teams)
+
+
+def ci_account_revoke(*, actor, account: ServiceAccount) -> ServiceAccount:
+    """Revoke a CI account and all its tokens."""
+    with transaction.atomic():
+        now = timezone.now()
+        ServiceAccount.objects.filter(pk=account.pk).update(revoked_at=now)
+        revoked = ApiToken.objects.filter(user=account.user, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        audit_record(
+            actor=actor,
+            action="ci_account.revoked",
+            obj=account,
+            payload={"name": account.user.username, "tokens_revoked": revoked},
+        )
+    account.refresh_from_db()
+    return account
+
+
+def team_create(*, actor, slug: str, name: str) -> Team:
+    """Create a team; admins only."""
+    if actor is not None and Role.ADMIN not in roles_of(actor):
+        raise NotAllowed("Only admins create teams.")
+    team = Team(slug=slug, name=name)
+    _full_clean(team)
+    with transaction.atomic():
+        team.save()
+        audit_record(
+            actor=actor, action="team.created", obj=team, payload={"slug": slug, "name": name}
+        )
+    return team
+
+
+def user_assign_roles(*, actor, user, roles: list[str], teams: list[Team] | tuple = ()) -> None:
+    """Set a person's roles (groups) and add them to teams; used by admins and the demo."""
+    with transaction.atomic():
+        groups = list(Group.objects.filter(name__in=roles))
+        user.groups.set(groups)
+        for team in teams:
+            team.members.add(user)
+        audit_record(
+            actor=actor,
+            action="user.roles_assigned",
+            obj=user,
+            object_type="auth.user",
+            payload={
+                "user": user.get_username(),
+                "roles": sorted(roles),
+                "teams": sorted(t.slug for t in teams),
+            },
+        )

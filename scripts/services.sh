@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Start the services the integration suites use, when they are installed but not running,
+# and install Debian's Chromium for the browser suite when it is missing.
+set -u
+log() { printf 'services: %s\n' "$*"; }
+
+if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  log "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || log "PostgreSQL did not start"
+fi
+if command -v redis-server >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+  log "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || log "Redis did not start"
+fi
+if command -v rabbitmq-server >/dev/null 2>&1 && ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+  log "starting RabbitMQ"
+  rabbitmq-server -detached || log "RabbitMQ did not start"
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian's chromium for the browser suite"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || log "could not install chromium"
+  else
+    log "chromium is missing: install it (apt-get install chromium) to run the browser suite"
+  fi
+fi
+for i in $(seq 1 30); do
+  pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break
+  sleep 1
+done
+exit 0

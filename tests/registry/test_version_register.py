@@ -1,0 +1,294 @@
+"""Registering candidate versions through the API: storage, idempotency, validation, scopes."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from registry import services
+from registry.models import AuditEvent, EvaluationDataset, ModelFile, ModelVersion
+from tests.conftest import Candidate, client_for, post_version, sha
+
+
+def stored_files(media_root) -> list:
+    return [p for p in media_root.rglob("*") if p.is_file()] if media_root.exists() else []
+
+
+def test_ci_registers_a_version_with_its_evaluation_data(ci_client, model, ci, _media_root):
+    candidate = Candidate()
+    response = post_version(ci_client, model.name, candidate, key="build-1")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["version"] == "1.0.0"
+    assert body["status"] == "registered"
+    assert body["submitted_by"] == "ci-credit"
+    assert body["url"] == "/api/v1/models/credit-default/versions/1.0.0/"
+    assert body["reports_url"].endswith("/versions/1.0.0/reports/")
+    assert response["Location"] == body["url"]
+
+    version = ModelVersion.objects.get(model=model, version="1.0.0")
+    assert version.metrics == {"accuracy": 0.81, "manual_review_rate": 0.2}
+    assert version.code_commit == "0123456789abcdef0123456789abcdef01234567"
+    data = EvaluationDataset.objects.get(version=version)
+    assert data.sha256 == sha(candidate.csv())
+    assert data.row_count == 400
+    assert data.protected == {"sex": {"privileged": ["male"]}, "age_group": {"privileged": ["middle"]}}
+    assert data.file.read() == candidate.csv()
+    event = AuditEvent.objects.get(action="version.registered")
+    assert event.actor_name == "ci-credit"
+    assert event.payload["evaluation_data_sha256"] == data.sha256
+    assert event.model_name == "credit-default"
+
+
+def test_same_key_and_content_returns_the_same_version(ci_client, model):
+    candidate = Candidate()
+    first = post_version(ci_client, model.name, candidate, key="build-7")
+    again = post_version(ci_client, model.name, candidate, key="build-7")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["content_sha256"] == first.json()["content_sha256"]
+    assert ModelVersion.objects.filter(model=model).count() == 1
+    assert AuditEvent.objects.filter(action="version.registered").count() == 1
+
+
+def test_same_version_with_different_content_is_a_conflict(ci_client, model):
+    assert post_version(ci_client, model.name, Candidate(), key="k1").status_code == 201
+    changed = Candidate(overrides={"metrics": {"accuracy": 0.99}})
+
+    response = post_version(ci_client, model.name, changed, key="k2")
+
+    assert response.status_code == 409
+    assert "metadata.version" in response.json()["errors"]
+    assert ModelVersion.objects.get(model=model).metrics["accuracy"] == 0.81
+
+
+def test_reusing_a_key_for_another_version_is_a_conflict(ci_client, model):
+    assert post_version(ci_client, model.name, Candidate(), key="k1").status_code == 201
+
+    response = post_version(ci_client, model.name, Candidate(version="2.0.0"), key="k1")
+
+    assert response.status_code == 409
+    assert "Idempotency-Key" in response.json()["errors"]
+    assert not ModelVersion.objects.filter(version="2.0.0").exists()
+
+
+BAD_COLUMNS = [
+    ({"label": "nope"}, "metadata.columns.label"),
+    ({"prediction": "nope"}, "metadata.columns.prediction"),
+    ({"score": "nope"}, "metadata.columns.score"),
+    ({"features": ["income", "nope"]}, "metadata.columns.features"),
+    ({"protected": {"nope": {"privileged": ["x"]}}}, "metadata.columns.protected.nope"),
+    ({"protected": {"sex": {"privileged": ["martian"]}}}, "metadata.columns.protected.sex.privileged"),
+    ({"protected": {"sex": {"privileged": ["male", "female"]}}}, "metadata.columns.protected.sex.privileged"),
+    ({"protected": {"sex": {"privileged": []}}}, "metadata.columns.protected.sex.privileged"),
+    ({"protected": {}}, "metadata.columns.protected"),
+    ({"favorable_label": "yes"}, "metadata.columns.favorable_label"),
+    ({"label": "income"}, "metadata.columns.label"),
+    ({"score": "income"}, "metadata.columns.score"),
+]
+
+
+@pytest.mark.parametrize(("columns", "field"), BAD_COLUMNS)
+def test_column_errors_name_the_field_and_store_nothing(ci_client, model, columns, field, _media_root):
+    response = post_version(ci_client, model.name, Candidate(column_overrides=columns))
+
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["errors"], response.json()
+    assert not ModelVersion.objects.exists()
+    assert not EvaluationDataset.objects.exists()
+    assert not AuditEvent.objects.filter(action="version.registered").exists()
+    assert stored_files(_media_root) == []
+
+
+BAD_METADATA = [
+    ({"artifact_sha256": "abc"}, "metadata.artifact_sha256"),
+    ({"training_data_sha256": "Z" * 64}, "metadata.training_data_sha256"),
+    ({"code_commit": "not-a-commit"}, "metadata.code_commit"),
+    ({"version": "../etc"}, "metadata.version"),
+    ({"metrics": {"accuracy": "high"}}, "metadata.metrics"),
+    ({"artifact_uri": ""}, "metadata.artifact_uri"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "field"), BAD_METADATA)
+def test_metadata_errors_name_the_field(ci_client, model, overrides, field):
+    response = post_version(ci_client, model.name, Candidate(overrides=overrides))
+
+    assert response.status_code == 400
+    assert field in response.json()["errors"], response.json()
+    assert not ModelVersion.objects.exists()
+
+
+def test_missing_metadata_fields_are_named(ci_client, model):
+    candidate = Candidate()
+    body = candidate.multipart()
+    body["metadata"] = '{"version": "1.0.0"}'
+    response = ci_client.post(f"/api/v1/models/{model.name}/versions/", body, format="multipart")
+
+    errors = response.json()["errors"]
+    assert response.status_code == 400
+    for name in ("artifact_uri", "artifact_sha256", "code_commit", "columns"):
+        assert f"metadata.{name}" in errors
+
+
+def test_metadata_must_be_json(ci_client, model):
+    body = Candidate().multipart()
+    body["metadata"] = "{not json"
+    response = ci_client.post(f"/api/v1/models/{model.name}/versions/", body, format="multipart")
+
+    assert response.status_code == 400
+    assert "metadata" in response.json()["errors"]
+
+
+def test_evaluation_data_is_required(ci_client, model):
+    body = Candidate().multipart()
+    del body["evaluation_data"]
+    response = ci_client.post(f"/api/v1/models/{model.name}/versions/", body, format="multipart")
+
+    assert response.status_code == 400
+    assert "evaluation_data" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda f: f.assign(repaid=f["repaid"].astype(float).mask(f.index == 3)), "metadata.columns.label"),
+        (lambda f: f.assign(approved=f.index % 3), "metadata.columns.prediction"),
+        (lambda f: f.assign(sex=f["sex"].mask(f.index == 5)), "metadata.columns.protected.sex"),
+        (lambda f: f.assign(sex="male"), "metadata.columns.protected.sex"),
+        (lambda f: f.assign(score=f["score"] * 3), "metadata.columns.score"),
+    ],
+    ids=["missing-label", "non-binary-prediction", "missing-protected", "one-group", "score-range"],
+)
+def test_data_errors_name_the_column(ci_client, model, mutate, field):
+    candidate = Candidate()
+    candidate.frame = mutate(candidate.frame)
+    response = post_version(ci_client, model.name, candidate)
+
+    assert response.status_code == 400
+    assert field in response.json()["errors"], response.json()
+    assert not ModelVersion.objects.exists()
+
+
+def test_unreadable_and_empty_files_are_refused(ci_client, model):
+    candidate = Candidate()
+    candidate.frame = candidate.frame.iloc[0:0]
+    response = post_version(ci_client, model.name, candidate)
+
+    assert response.status_code == 400
+    assert "evaluation_data" in response.json()["errors"]
+
+
+def test_parquet_is_accepted(ci_client, model, tmp_path):
+    candidate = Candidate()
+    path = tmp_path / "eval.parquet"
+    candidate.frame.to_parquet(path)
+    body = candidate.multipart()
+    fh = path.open("rb")
+    body["evaluation_data"] = fh
+    response = ci_client.post(f"/api/v1/models/{model.name}/versions/", body, format="multipart")
+    fh.close()
+
+    assert response.status_code == 201, response.json()
+    assert EvaluationDataset.objects.get().format == "parquet"
+
+
+def test_a_pickled_model_is_refused_and_nothing_stored(ci_client, model, _media_root):
+    candidate = Candidate(model_bytes=pickle.dumps({"a": 1}), model_name="model.pkl")
+    response = post_version(ci_client, model.name, candidate)
+
+    assert response.status_code == 400
+    assert "skops" in response.json()["errors"]["model"][0]
+    assert not ModelVersion.objects.exists()
+    assert not ModelFile.objects.exists()
+    assert stored_files(_media_root) == []
+
+
+def test_a_skops_model_is_stored_with_its_digest(ci_client, model):
+    from sklearn.linear_model import LogisticRegression
+    from skops.io import dumps
+
+    frame = Candidate().frame
+    estimator = LogisticRegression().fit(frame[["income", "debt_ratio"]], frame["repaid"])
+    candidate = Candidate(model_bytes=dumps(estimator))
+    response = post_version(ci_client, model.name, candidate)
+
+    assert response.status_code == 201, response.json()
+    stored = ModelFile.objects.get()
+    assert stored.sha256 == sha(candidate.model_bytes)
+    assert stored.format == "skops"
+    assert "LogisticRegression" in stored.estimator
+    assert response.json()["model_file"]["sha256"] == stored.sha256
+
+
+def test_model_digest_must_match_the_artifact(ci_client, model):
+    from sklearn.linear_model import LogisticRegression
+    from skops.io import dumps
+
+    frame = Candidate().frame
+    estimator = LogisticRegression().fit(frame[["income", "debt_ratio"]], frame["repaid"])
+    candidate = Candidate(model_bytes=dumps(estimator), overrides={"artifact_sha256": "c" * 64})
+    response = post_version(ci_client, model.name, candidate)
+
+    assert response.status_code == 400
+    assert "metadata.artifact_sha256" in response.json()["errors"]
+    assert not ModelVersion.objects.exists()
+
+
+def test_uploads_over_the_limit_get_413(ci_client, model, settings, _media_root):
+    settings.GATEHOUSE_MAX_UPLOAD_BYTES = 1000
+    response = post_version(ci_client, model.name, Candidate())
+
+    assert response.status_code == 413
+    assert not ModelVersion.objects.exists()
+    assert stored_files(_media_root) == []
+
+
+def test_a_token_for_one_model_cannot_register_for_another(ci_client, other_model):
+    response = post_version(ci_client, other_model.name, Candidate())
+
+    assert response.status_code == 404
+    assert not ModelVersion.objects.exists()
+
+
+def test_a_team_scoped_token_registers_for_the_teams_models(model, team):
+    issued = services.ci_account_create(actor=None, name="ci-team", teams=[team])
+    response = post_version(client_for(secret=issued.secret), model.name, Candidate())
+
+    assert response.status_code == 201
+
+
+def test_revoked_tokens_are_refused(ci_client, ci, model):
+    services.token_revoke(actor=ci[0], token=ci[1])
+    response = post_version(ci_client, model.name, Candidate())
+
+    assert response.status_code == 401
+    assert not ModelVersion.objects.exists()
+
+
+def test_engineers_of_the_team_register_others_cannot(model, engineer, reviewer, auditor, outsider):
+    assert post_version(client_for(engineer), model.name, Candidate()).status_code == 201
+    assert post_version(client_for(reviewer), model.name, Candidate(version="2")).status_code == 403
+    assert post_version(client_for(auditor), model.name, Candidate(version="3")).status_code == 403
+    assert post_version(client_for(outsider), model.name, Candidate(version="4")).status_code == 404
+    assert post_version(client_for(), model.name, Candidate(version="5")).status_code == 401
+    assert list(ModelVersion.objects.values_list("version", flat=True)) == ["1.0.0"]
+
+
+def test_versions_are_listed_and_read(ci_client, model, engineer, outsider):
+    post_version(ci_client, model.name, Candidate())
+    post_version(ci_client, model.name, Candidate(version="1.1.0"))
+    client = client_for(engineer)
+
+    listing = client.get(f"/api/v1/models/{model.name}/versions/").json()
+    detail = client.get(f"/api/v1/models/{model.name}/versions/1.1.0/").json()
+
+    assert [v["version"] for v in listing["results"]] == ["1.1.0", "1.0.0"]
+    assert detail["evaluation_data"]["row_count"] == 400
+    assert detail["evaluation_data"]["features"] == ["income", "debt_ratio"]
+    assert client.get(f"/api/v1/models/{model.name}/versions/9.9/").status_code == 404
+    outsider_client = client_for(outsider)
+    assert outsider_client.get(f"/api/v1/models/{model.name}/versions/").status_code == 404
+    assert outsider_client.get(f"/api/v1/models/{model.name}/versions/1.1.0/").status_code == 404
