@@ -132,7 +132,9 @@ SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = env.int("GATEHOUSE_SESSION_SECONDS", default=8 * 3600)
 SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else None
+    ("HTTP_X_FORWARDED_PROTO", "https")
+    if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
+    else None
 )
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -171,12 +173,13 @@ SPECTACULAR_SETTINGS = {
 _broker_dir = DATA_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         "polling_interval": 0.2,
     }
@@ -196,6 +199,20 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("GATEHOUSE_TASK_SOFT_TIME_LIMIT", default=
 # re-sends queued work later.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
+
+# Reports.
+GATEHOUSE_BOOTSTRAP_SAMPLES = env.int("GATEHOUSE_BOOTSTRAP_SAMPLES", default=1000)
+GATEHOUSE_SHAP_MAX_ROWS = env.int("GATEHOUSE_SHAP_MAX_ROWS", default=2000)
+# A running report whose heartbeat is older than this is taken to have lost its worker.
+GATEHOUSE_REPORT_STALE_SECONDS = env.int("GATEHOUSE_REPORT_STALE_SECONDS", default=120)
+# A queued report whose message is older than this is sent again (duplicates are harmless).
+GATEHOUSE_REPORT_RESEND_SECONDS = env.int("GATEHOUSE_REPORT_RESEND_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-reports": {
+        "task": "explain.tasks.sweep_reports",
+        "schedule": env.float("GATEHOUSE_SWEEP_SECONDS", default=30.0),
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/v1/", include("registry.api.urls")),
+    path("api/v1/", include("gatehouse.api_urls")),
+    path("", include("explain.urls")),
     path("", include("registry.urls")),
 ]

@@ -136,9 +136,9 @@ def audit_verify() -> ChainReport:
 
 __all__ = [
     "GENESIS_HASH",
+    "actor_label",
     "audit_record",
     "audit_verify",
-    "actor_label",
     "event_content",
     "iter_event_contents",
 ]

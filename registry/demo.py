@@ -1,7 +1,7 @@
 """Demo data: synthetic credit applicants with a planted, known disparity, and the
 "credit-default" model with two versions registered through the same service as the API.
 
-The planted bias: historical training labels under-record repayment by women (15% of
+The planted bias: historical training labels under-record repayment by women (30% of
 their repaid loans recorded as defaults), and the v1 model can see ``occupation_score``, a
 proxy for sex. So v1 approves women markedly less often than men with the same finances
 (disparate impact near 0.7); v2 drops the proxy and trains on corrected labels.
@@ -61,16 +61,16 @@ def synthetic_applicants(n: int = 4000, seed: int = 7) -> pd.DataFrame:
     occupation_score = np.where(female, 0.3, 0.7) + rng.normal(0, 0.1, n)
 
     logit = (
-        1.0
-        + 1.8 * (np.log(income) - 10.6)
-        - 3.5 * debt_ratio
-        - 0.55 * late_payments
-        + 0.04 * credit_history_years
-        - 1.2 * (loan_amount / income - 0.35)
+        1.4
+        + 2.8 * (np.log(income) - 10.6)
+        - 5.0 * debt_ratio
+        - 0.9 * late_payments
+        + 0.01 * credit_history_years
+        - 1.5 * (loan_amount / income - 0.35)
     )
     repaid = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    # The historical record: 15% of women's repaid loans were written down as defaults.
-    recorded = np.where(female & (repaid == 1) & (rng.random(n) < 0.15), 0, repaid)
+    # The historical record: 30% of women's repaid loans were written down as defaults.
+    recorded = np.where(female & (repaid == 1) & (rng.random(n) < 0.3), 0, repaid)
     return pd.DataFrame(
         {
             "applicant_id": np.arange(1, n + 1),
@@ -112,8 +112,8 @@ def train_candidate(
     from sklearn.preprocessing import StandardScaler
     from skops.io import dumps
 
-    train = synthetic_applicants(6000, seed=seed)
-    evaluation = synthetic_applicants(3000, seed=seed + 1000)
+    train = synthetic_applicants(20000, seed=seed)
+    evaluation = synthetic_applicants(20000, seed=seed + 1000)
     features = FEATURES if use_proxy else [f for f in FEATURES if f != "occupation_score"]
     target = "recorded_repaid" if biased_labels else "repaid"
     if use_proxy:

@@ -167,3 +167,15 @@ def validate_columns(frame: pd.DataFrame, columns: dict[str, Any]) -> ColumnRole
     if errors:
         raise InvalidInput("The evaluation data does not match metadata.columns.", errors=errors)
     return ColumnRoles(label, prediction, score, favorable, protected, features)
+
+
+def load_dataset_frame(dataset) -> pd.DataFrame:
+    """Read a stored EvaluationDataset back into a DataFrame, checking its digest first."""
+    with dataset.file.open("rb") as fh:
+        digest, _ = sha256_of(fh)
+        if digest != dataset.sha256:
+            raise ValueError(
+                f"The stored evaluation data of {dataset.version} does not match its sha256 "
+                f"({digest} != {dataset.sha256}); refusing to compute on altered data."
+            )
+        return read_frame(fh, dataset.format)

@@ -284,3 +284,6 @@ class AuditChainHead(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="single_chain_head")]
+
+    def __str__(self) -> str:
+        return f"audit chain head #{self.seq}"

@@ -32,7 +32,9 @@ def _media_root(settings, tmp_path):
 def make_user(username: str, roles: list[Role], teams: list[Team] = ()):
     """A person with roles and team memberships, created through the service."""
     user = get_user_model().objects.create_user(username=username, password=PASSWORD)
-    services.user_assign_roles(actor=None, user=user, roles=[r.value for r in roles], teams=list(teams))
+    services.user_assign_roles(
+        actor=None, user=user, roles=[r.value for r in roles], teams=list(teams)
+    )
     return get_user_model().objects.get(pk=user.pk)
 
 
@@ -80,7 +82,11 @@ def outsider(other_team):
 @pytest.fixture
 def model(engineer, team) -> RegisteredModel:
     return services.model_create(
-        actor=engineer, name="credit-default", title="Credit default", owner_team=team, risk_tier="high"
+        actor=engineer,
+        name="credit-default",
+        title="Credit default",
+        owner_team=team,
+        risk_tier="high",
     )
 
 
@@ -206,5 +212,8 @@ def _named(data: bytes, name: str) -> io.BytesIO:
 def post_version(client: APIClient, model_name: str, candidate: Candidate, key: str | None = None):
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     return client.post(
-        f"/api/v1/models/{model_name}/versions/", candidate.multipart(), format="multipart", **headers
+        f"/api/v1/models/{model_name}/versions/",
+        candidate.multipart(),
+        format="multipart",
+        **headers,
     )

@@ -4,8 +4,6 @@ from django.urls import path
 
 from . import views
 
-app_name = "api"
-
 urlpatterns = [
     path("auth/token/", views.TokenCreateView.as_view(), name="token-create"),
     path("models/", views.ModelListView.as_view(), name="model-list"),

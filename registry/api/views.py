@@ -14,7 +14,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from .. import selectors, services
-from ..errors import InvalidInput, NotAllowed, NotFound, TooLarge
+from ..errors import InvalidInput, NotAllowed, TooLarge
 from ..models import Team
 from . import serializers as s
 

@@ -34,7 +34,10 @@ def test_ci_registers_a_version_with_its_evaluation_data(ci_client, model, ci, _
     data = EvaluationDataset.objects.get(version=version)
     assert data.sha256 == sha(candidate.csv())
     assert data.row_count == 400
-    assert data.protected == {"sex": {"privileged": ["male"]}, "age_group": {"privileged": ["middle"]}}
+    assert data.protected == {
+        "sex": {"privileged": ["male"]},
+        "age_group": {"privileged": ["middle"]},
+    }
     assert data.file.read() == candidate.csv()
     event = AuditEvent.objects.get(action="version.registered")
     assert event.actor_name == "ci-credit"
@@ -80,8 +83,14 @@ BAD_COLUMNS = [
     ({"score": "nope"}, "metadata.columns.score"),
     ({"features": ["income", "nope"]}, "metadata.columns.features"),
     ({"protected": {"nope": {"privileged": ["x"]}}}, "metadata.columns.protected.nope"),
-    ({"protected": {"sex": {"privileged": ["martian"]}}}, "metadata.columns.protected.sex.privileged"),
-    ({"protected": {"sex": {"privileged": ["male", "female"]}}}, "metadata.columns.protected.sex.privileged"),
+    (
+        {"protected": {"sex": {"privileged": ["martian"]}}},
+        "metadata.columns.protected.sex.privileged",
+    ),
+    (
+        {"protected": {"sex": {"privileged": ["male", "female"]}}},
+        "metadata.columns.protected.sex.privileged",
+    ),
     ({"protected": {"sex": {"privileged": []}}}, "metadata.columns.protected.sex.privileged"),
     ({"protected": {}}, "metadata.columns.protected"),
     ({"favorable_label": "yes"}, "metadata.columns.favorable_label"),
@@ -91,7 +100,9 @@ BAD_COLUMNS = [
 
 
 @pytest.mark.parametrize(("columns", "field"), BAD_COLUMNS)
-def test_column_errors_name_the_field_and_store_nothing(ci_client, model, columns, field, _media_root):
+def test_column_errors_name_the_field_and_store_nothing(
+    ci_client, model, columns, field, _media_root
+):
     response = post_version(ci_client, model.name, Candidate(column_overrides=columns))
 
     assert response.status_code == 400, response.json()
@@ -154,7 +165,10 @@ def test_evaluation_data_is_required(ci_client, model):
 @pytest.mark.parametrize(
     ("mutate", "field"),
     [
-        (lambda f: f.assign(repaid=f["repaid"].astype(float).mask(f.index == 3)), "metadata.columns.label"),
+        (
+            lambda f: f.assign(repaid=f["repaid"].astype(float).mask(f.index == 3)),
+            "metadata.columns.label",
+        ),
         (lambda f: f.assign(approved=f.index % 3), "metadata.columns.prediction"),
         (lambda f: f.assign(sex=f["sex"].mask(f.index == 5)), "metadata.columns.protected.sex"),
         (lambda f: f.assign(sex="male"), "metadata.columns.protected.sex"),

@@ -1,0 +1,70 @@
+"""Report API shapes."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from ..models import Report, ReportFile, ReportKind
+
+
+class ReportFileOutput(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReportFile
+        fields = ("name", "content_type", "sha256", "url")
+
+    def get_url(self, obj: ReportFile) -> str:
+        report = obj.report
+        return reverse(
+            "report-file",
+            args=[report.version.model.name, report.version.version, report.pk, obj.name],
+        )
+
+
+class ReportSummaryOutput(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Report
+        fields = (
+            "id",
+            "kind",
+            "status",
+            "progress",
+            "progress_message",
+            "params_sha256",
+            "result_sha256",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "url",
+        )
+
+    def get_url(self, obj: Report) -> str:
+        return reverse(
+            "api:report-detail", args=[obj.version.model.name, obj.version.version, obj.pk]
+        )
+
+
+class ReportOutput(ReportSummaryOutput):
+    files = ReportFileOutput(many=True, read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta(ReportSummaryOutput.Meta):
+        fields = (
+            *ReportSummaryOutput.Meta.fields,
+            "params",
+            "result",
+            "error",
+            "engine_versions",
+            "requested_by",
+            "files",
+        )
+
+
+class ReportRequestInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ReportKind.choices)
+    params = serializers.DictField(required=False, default=dict)

@@ -1,0 +1,55 @@
+"""Report pages and files for the web UI."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+
+from registry.errors import NotFound
+from registry.selectors import version_for_user
+
+from . import selectors
+from .models import ReportFile
+
+
+def _version(request: HttpRequest, name: str, version: str):
+    try:
+        return version_for_user(request.user, name, version)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@login_required
+def report_file(
+    request: HttpRequest, name: str, version: str, report_id: int, file_name: str
+) -> HttpResponse:
+    """Serve a report's plot to people who may see the model."""
+    obj = _version(request, name, version)
+    stored = ReportFile.objects.filter(
+        report__version=obj, report_id=report_id, name=file_name
+    ).first()
+    if stored is None:
+        raise Http404("No such file.")
+    response = FileResponse(stored.file.open("rb"), content_type=stored.content_type)
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+def report_status(request: HttpRequest, name: str, version: str) -> JsonResponse:
+    """Status and progress of a version's reports, polled by the version page."""
+    obj = _version(request, name, version)
+    reports = [
+        {
+            "id": r.pk,
+            "kind": r.kind,
+            "status": r.status,
+            "progress": r.progress,
+            "message": r.progress_message,
+        }
+        for r in selectors.reports_of(obj)
+    ]
+    return JsonResponse(
+        {"reports": reports, "done": all(r["status"] in ("succeeded", "failed") for r in reports)}
+    )

@@ -1,0 +1,10 @@
+"""REST API v1: every app's API routes under one ``api`` namespace."""
+
+from __future__ import annotations
+
+from explain.api import urls as explain_api
+from registry.api import urls as registry_api
+
+app_name = "api"
+
+urlpatterns = [*registry_api.urlpatterns, *explain_api.urlpatterns]
