@@ -176,10 +176,85 @@ def run_kpi(version: ModelVersion, params: dict[str, Any], progress: Progress) -
     return RunOutput(measure_kpis(params["kpis"], computed, version.metrics))
 
 
+def _explain_inputs(version: ModelVersion):
+    """The safely loaded model, its feature frame and the protected columns."""
+    from registry.model_files import load_model
+
+    data = version.evaluation_data
+    frame = _frame(version)
+    with version.model_file.file.open("rb") as fh:
+        model = load_model(fh.read())
+    protected = {column: frame[column].to_numpy() for column in data.protected}
+    privileged = {column: spec["privileged"] for column, spec in data.protected.items()}
+    if not data.feature_columns:
+        raise ValueError("The version declares no feature columns to explain.")
+    return model, frame[data.feature_columns], protected, privileged, data.favorable_label
+
+
+def _fraction_progress(progress: Progress, start: int, end: int):
+    return lambda fraction, stage: progress(int(start + (end - start) * fraction), stage)
+
+
+def run_shap(version: ModelVersion, params: dict[str, Any], progress: Progress) -> RunOutput:
+    """Global SHAP importance, per group, proxy warnings, and two SVG plots."""
+    from .engines import explainability
+
+    progress(2, "loading model")
+    model, X, protected, privileged, favorable = _explain_inputs(version)
+    output = explainability.shap_report(
+        model,
+        X,
+        protected=protected,
+        privileged=privileged,
+        positive_class=favorable,
+        max_rows=params["max_rows"],
+        background_rows=params["background_rows"],
+        seed=params["seed"],
+        proxy_threshold=params["proxy_threshold"],
+        progress=_fraction_progress(progress, 5, 90),
+    )
+    progress(92, "drawing plots")
+    files = {
+        name: (svg, "image/svg+xml") for name, svg in explainability.shap_plots(output).items()
+    }
+    return RunOutput(output.result, files)
+
+
+def run_lime(version: ModelVersion, params: dict[str, Any], progress: Progress) -> RunOutput:
+    """Local LIME explanations for borderline rows and rows per group, or the rows asked for."""
+    from .engines import explainability
+
+    progress(2, "loading model")
+    model, X, protected, privileged, favorable = _explain_inputs(version)
+    rows = params.get("rows")
+    if rows is not None:
+        bad = [
+            r for r in rows if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r < len(X)
+        ]
+        if bad:
+            raise ValueError(f"Row ids out of range 0..{len(X) - 1}: {bad}")
+    result = explainability.lime_report(
+        model,
+        X,
+        protected=protected,
+        privileged=privileged,
+        positive_class=favorable,
+        rows=rows,
+        n_borderline=params["n_borderline"],
+        per_group=params["per_group"],
+        num_features=params["num_features"],
+        seed=params["seed"],
+        progress=_fraction_progress(progress, 5, 99),
+    )
+    return RunOutput(result)
+
+
 RUNNERS: dict[str, Callable[[ModelVersion, dict[str, Any], Progress], RunOutput]] = {
     ReportKind.FAIRNESS: run_fairness,
     ReportKind.PERFORMANCE: run_performance,
     ReportKind.KPI: run_kpi,
+    ReportKind.SHAP: run_shap,
+    ReportKind.LIME: run_lime,
 }
 
 

@@ -37,7 +37,7 @@ from .signals import version_registered
 MODEL_FIELDS = ("title", "description", "risk_tier", "intended_use")
 
 
-def _full_clean(instance, *, prefix: str = "", exclude: list[str] | None = None) -> None:
+def validate_instance(instance, *, prefix: str = "", exclude: list[str] | None = None) -> None:
     """Run model validation and turn failures into field-named InvalidInput."""
     try:
         instance.full_clean(exclude=exclude)
@@ -61,7 +61,7 @@ def model_create(
     model = RegisteredModel(
         name=name, title=title, owner_team=owner_team, created_by=actor, **fields
     )
-    _full_clean(model, exclude=["created_by"])
+    validate_instance(model, exclude=["created_by"])
     with transaction.atomic():
         model.save()
         audit_record(
@@ -90,7 +90,7 @@ def model_update(*, actor, model: RegisteredModel, **changes: Any) -> Registered
         }
         for key, value in changes.items():
             setattr(model, key, value)
-        _full_clean(model, exclude=["created_by"])
+        validate_instance(model, exclude=["created_by"])
         if diff:
             model.save(update_fields=list(diff))
             audit_record(
@@ -106,10 +106,10 @@ def objective_create(
     if not permissions.can_manage_model(actor, model):
         raise NotAllowed("Only the owning team's ML engineers or an admin may add objectives.")
     objective = Objective(model=model, title=title, description=description)
-    _full_clean(objective)
+    validate_instance(objective)
     kpi_rows = [KPI(objective=objective, **spec) for spec in kpis]
     for index, kpi in enumerate(kpi_rows):
-        _full_clean(kpi, prefix=f"kpis.{index}.", exclude=["objective"])
+        validate_instance(kpi, prefix=f"kpis.{index}.", exclude=["objective"])
     with transaction.atomic():
         objective.save()
         for kpi in kpi_rows:
@@ -225,7 +225,7 @@ def version_register(
         content_sha256=content_sha,
         **{field: metadata[field] for field in VERSION_FIELDS},
     )
-    _full_clean(version, prefix="metadata.", exclude=["model", "submitted_by"])
+    validate_instance(version, prefix="metadata.", exclude=["model", "submitted_by"])
 
     repeated = _existing_registration(model, version.version, content_sha, idempotency_key)
     if repeated:
@@ -426,7 +426,7 @@ def team_create(*, actor, slug: str, name: str) -> Team:
     if actor is not None and Role.ADMIN not in roles_of(actor):
         raise NotAllowed("Only admins create teams.")
     team = Team(slug=slug, name=name)
-    _full_clean(team)
+    validate_instance(team)
     with transaction.atomic():
         team.save()
         audit_record(

@@ -1,0 +1,421 @@
+"""Review verbs: request review, sign off (e-signature), promote, roll back, change policy.
+
+Each runs in one transaction, checks permissions here (so UI and API agree) and writes its
+audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from registry import permissions
+from registry.audit import audit_record
+from registry.errors import Conflict, InvalidInput, NotAllowed
+from registry.models import ModelVersion, RegisteredModel, VersionStatus
+from registry.roles import Role, roles_of
+from registry.services import validate_instance
+
+from . import gates
+from .models import Decision, ProductionEvent, ReviewPolicy, ReviewRequest, SignOff
+from .policies import policy_current, sod_excluded
+
+MEANINGS = {
+    Decision.APPROVED: "I have reviewed this version and its reports and approve it for production.",
+    Decision.REJECTED: "I have reviewed this version and reject it.",
+    Decision.CHANGES_REQUESTED: "I have reviewed this version and request changes before approval.",
+    Decision.FAIRNESS_OVERRIDE: "I accept the inconclusive fairness verdict for this version, for the reason given.",
+}
+
+
+def _lock_version(version: ModelVersion) -> ModelVersion:
+    return (
+        ModelVersion.objects.select_for_update()
+        .select_related("model__owner_team")
+        .get(pk=version.pk)
+    )
+
+
+def _set_status(version: ModelVersion, status: str) -> None:
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=status, status_changed_at=timezone.now()
+    )
+    version.status = status
+
+
+def _can_act_on(user, model: RegisteredModel) -> bool:
+    return Role.ADMIN in roles_of(user) or permissions.is_team_member(user, model)
+
+
+def review_request(*, actor, version: ModelVersion, note: str = "") -> ReviewRequest:
+    """An ML engineer asks for review: registered -> in review."""
+    if permissions.is_service_account(actor) or not permissions.can_view_model(
+        actor, version.model
+    ):
+        raise NotAllowed("You may not request reviews for this model.")
+    if not (
+        any(r.can_request_review for r in roles_of(actor)) and _can_act_on(actor, version.model)
+    ):
+        raise NotAllowed("Only the owning team's ML engineers (or an admin) request reviews.")
+    with transaction.atomic():
+        version = _lock_version(version)
+        if version.status != VersionStatus.REGISTERED:
+            raise Conflict(
+                f"Only registered versions can be sent to review; this one is {version.status}."
+            )
+        policy = _policy_saved(version.model, actor)
+        request = ReviewRequest.objects.create(
+            version=version, requested_by=actor, note=note, policy_revision=policy.revision
+        )
+        _set_status(version, VersionStatus.IN_REVIEW)
+        audit_record(
+            actor=actor,
+            action="review.requested",
+            obj=version,
+            model_name=version.model.name,
+            payload={"version": version.version, "note": note, "policy_revision": policy.revision},
+        )
+    return request
+
+
+def _policy_saved(model: RegisteredModel, actor) -> ReviewPolicy:
+    """The current policy, saving the tier defaults as revision 1 the first time."""
+    policy = policy_current(model)
+    if policy.pk is None:
+        policy.created_by = None
+        policy.save()
+        audit_record(
+            actor=actor,
+            action="policy.created",
+            obj=policy,
+            model_name=model.name,
+            payload=policy.as_dict(),
+        )
+    return policy
+
+
+def _signing_role(actor, decision: str, role: str | None) -> str:
+    allowed = {
+        r.value
+        for r in roles_of(actor)
+        if (r.can_override if decision == Decision.FAIRNESS_OVERRIDE else r.can_sign_off)
+    }
+    if not allowed:
+        if decision == Decision.FAIRNESS_OVERRIDE:
+            raise NotAllowed("Only a risk officer may override an inconclusive fairness verdict.")
+        raise NotAllowed("Only reviewers and risk officers sign off.")
+    if role:
+        if role not in allowed:
+            raise InvalidInput.for_field(
+                "role", f"You cannot sign as {role}; you may sign as {', '.join(sorted(allowed))}."
+            )
+        return role
+    return Role.RISK_OFFICER.value if Role.RISK_OFFICER.value in allowed else sorted(allowed)[0]
+
+
+def signoff_record(
+    *,
+    actor,
+    version: ModelVersion,
+    decision: str,
+    password: str,
+    comment: str = "",
+    role: str | None = None,
+) -> SignOff:
+    """Record an electronic signature. The signer re-enters their password; CI never signs."""
+    if permissions.is_service_account(actor) or not actor.has_usable_password():
+        raise NotAllowed("Only people sign; CI accounts never can.")
+    if not permissions.can_view_model(actor, version.model):
+        raise NotAllowed("You may not sign off versions of this model.")
+    if decision not in Decision.values:
+        raise InvalidInput.for_field("decision", f"Unknown decision {decision!r}.")
+    if not password or not actor.check_password(password):
+        raise InvalidInput.for_field(
+            "password", "Password incorrect: re-enter your password to sign."
+        )
+    comment = comment.strip()
+    if decision != Decision.APPROVED and not comment:
+        raise InvalidInput.for_field("comment", "A comment is required for this decision.")
+    signing_role = _signing_role(actor, decision, role)
+    if not _can_act_on(actor, version.model) and Role.ADMIN not in roles_of(actor):
+        raise NotAllowed("You sign off only models of your teams.")
+    with transaction.atomic():
+        version = _lock_version(version)
+        if version.status not in (VersionStatus.IN_REVIEW, VersionStatus.APPROVED):
+            raise Conflict(
+                f"Versions are signed off while in review; this one is {version.status}."
+            )
+        if decision in (Decision.APPROVED, Decision.FAIRNESS_OVERRIDE) and actor.pk in sod_excluded(
+            version
+        ):
+            raise NotAllowed(
+                "Separation of duties: the submitter and the model's owning engineers cannot approve it."
+            )
+        policy = _policy_saved(version.model, actor)
+        subject = gates.signing_subject(version, policy)
+        if decision == Decision.FAIRNESS_OVERRIDE:
+            fairness = subject["reports"].get("fairness")
+            verdict = (
+                version.reports.get(pk=fairness["id"]).result.get("verdict")
+                if fairness and fairness["result_sha256"]
+                else None
+            )
+            if verdict != "inconclusive":
+                raise Conflict.for_field(
+                    "decision",
+                    f"Overrides apply to inconclusive fairness verdicts; this one is {verdict or 'not computed'}.",
+                )
+        signoff = SignOff.objects.create(
+            version=version,
+            user=actor,
+            signer_name=actor.get_full_name() or actor.get_username(),
+            role=signing_role,
+            decision=decision,
+            meaning=MEANINGS[decision],
+            comment=comment,
+            signed_at=timezone.now(),
+            policy_revision=policy.revision,
+            subject=subject,
+            subject_sha256=gates.subject_hash(subject),
+        )
+        audit_record(
+            actor=actor,
+            action=f"signoff.{decision}",
+            obj=signoff,
+            model_name=version.model.name,
+            payload={
+                "version": version.version,
+                "signer": signoff.signer_name,
+                "role": signing_role,
+                "decision": decision,
+                "meaning": signoff.meaning,
+                "comment": comment,
+                "subject_sha256": signoff.subject_sha256,
+                "policy_revision": policy.revision,
+                "reauthenticated": True,
+            },
+        )
+        _after_signoff(actor, version, decision)
+    return signoff
+
+
+def _after_signoff(actor, version: ModelVersion, decision: str) -> None:
+    """A rejection ends the review; the last required approval marks the version approved."""
+    if decision == Decision.REJECTED:
+        _set_status(version, VersionStatus.REJECTED)
+        audit_record(
+            actor=actor,
+            action="version.rejected",
+            obj=version,
+            model_name=version.model.name,
+            payload={"version": version.version},
+        )
+        return
+    result = gates.evaluate(version)
+    approvals = next(c for c in result.checks if c.key == "approvals")
+    if approvals.passed and version.status == VersionStatus.IN_REVIEW:
+        _set_status(version, VersionStatus.APPROVED)
+        audit_record(
+            actor=actor,
+            action="version.approved",
+            obj=version,
+            model_name=version.model.name,
+            payload={"version": version.version},
+        )
+
+
+def _require_promoter(actor, model: RegisteredModel) -> None:
+    if permissions.is_service_account(actor) or not permissions.can_view_model(actor, model):
+        raise NotAllowed("You may not promote versions of this model.")
+    if not any(r.can_promote for r in roles_of(actor)):
+        raise NotAllowed("Only risk officers and admins promote to production.")
+    if not _can_act_on(actor, model):
+        raise NotAllowed("You promote only models of your teams.")
+
+
+def _switch_production(
+    *, actor, version: ModelVersion, action: str, reason: str, result: gates.GateResult
+) -> ProductionEvent:
+    model = version.model
+    current = model.versions.filter(status=VersionStatus.PRODUCTION).first()
+    now = timezone.now()
+    if current is not None:
+        _set_status(current, VersionStatus.ARCHIVED)
+        audit_record(
+            actor=actor,
+            action="version.archived",
+            obj=current,
+            model_name=model.name,
+            payload={"version": current.version, "replaced_by": version.version},
+        )
+    _set_status(version, VersionStatus.PRODUCTION)
+    approvals = [
+        {
+            "signer": s.signoff.signer_name,
+            "role": s.signoff.role,
+            "decision": s.signoff.decision,
+            "signed_at": s.signoff.signed_at.isoformat(),
+            "signoff_id": s.signoff.pk,
+        }
+        for s in result.standings
+        if s.counts
+    ]
+    event = ProductionEvent.objects.create(
+        model=model,
+        version=version,
+        replaced=current,
+        action=action,
+        actor=actor,
+        reason=reason,
+        approvals=approvals,
+        at=now,
+    )
+    audit_record(
+        actor=actor,
+        action=f"version.{action}",
+        obj=version,
+        model_name=model.name,
+        payload={
+            "version": version.version,
+            "replaced": current.version if current else None,
+            "reason": reason,
+            "approvals": approvals,
+            "gates_subject_sha256": result.subject_sha256,
+            "policy_revision": result.policy.revision,
+        },
+    )
+    return event
+
+
+def _gated_switch(
+    *,
+    actor,
+    version: ModelVersion,
+    action: str,
+    reason: str,
+    replaces: str | None,
+    allowed_from: tuple[str, ...],
+) -> ProductionEvent:
+    _require_promoter(actor, version.model)
+    try:
+        with transaction.atomic():
+            # The model row is the lock that orders promotions of its versions.
+            RegisteredModel.objects.select_for_update().get(pk=version.model_id)
+            version = _lock_version(version)
+            current = version.model.versions.filter(status=VersionStatus.PRODUCTION).first()
+            if version.status == VersionStatus.PRODUCTION:
+                raise Conflict(f"{version.version} is already in production.")
+            if replaces is not None and (current.version if current else "") != replaces:
+                raise Conflict.for_field(
+                    "replaces",
+                    f"Production is now {current.version if current else 'empty'}, not {replaces or 'empty'}; reload and decide again.",
+                )
+            if version.status not in allowed_from:
+                raise Conflict(f"A {version.status} version cannot be {action.replace('_', ' ')}.")
+            result = gates.evaluate(version)
+            if action == ProductionEvent.Action.ROLLED_BACK:
+                result.checks = [c for c in result.checks if c.key != "status"]
+            if not result.passed:
+                failing = "; ".join(f"{c.name}: {c.reason}" for c in result.failing)
+                raise Conflict(
+                    f"Gates not passed: {failing}",
+                    errors={"gates": [c.key for c in result.failing]},
+                )
+            return _switch_production(
+                actor=actor, version=version, action=action, reason=reason, result=result
+            )
+    except IntegrityError as exc:
+        # The partial unique index caught a concurrent promotion of the same model.
+        raise Conflict(
+            "Another promotion of this model happened at the same time; reload and decide again."
+        ) from exc
+
+
+def version_promote(
+    *, actor, version: ModelVersion, reason: str = "", replaces: str | None = None
+) -> ProductionEvent:
+    """Put an approved version in production; the previous one is archived. All gates must pass."""
+    return _gated_switch(
+        actor=actor,
+        version=version,
+        action=ProductionEvent.Action.PROMOTED,
+        reason=reason,
+        replaces=replaces,
+        allowed_from=(VersionStatus.IN_REVIEW, VersionStatus.APPROVED),
+    )
+
+
+def version_rollback(
+    *, actor, version: ModelVersion, reason: str, replaces: str | None = None
+) -> ProductionEvent:
+    """Return an archived, once-production version to production, if its approvals and
+    reports still hold under the current policy; otherwise it needs a new review."""
+    if not reason.strip():
+        raise InvalidInput.for_field("reason", "Say why you roll back.")
+    if not version.production_events.exists():
+        raise Conflict("Only versions that were in production can be rolled back to.")
+    return _gated_switch(
+        actor=actor,
+        version=version,
+        action=ProductionEvent.Action.ROLLED_BACK,
+        reason=reason,
+        replaces=replaces,
+        allowed_from=(VersionStatus.ARCHIVED,),
+    )
+
+
+POLICY_FIELDS = (
+    "required_approvals",
+    "require_fairness_not_failed",
+    "require_blocking_kpis_met",
+    "require_shap_report",
+    "signoff_valid_days",
+)
+
+
+def policy_update(*, actor, model: RegisteredModel, **changes: Any) -> ReviewPolicy:
+    """Save a new revision of the model's review policy; approvals under older ones lapse."""
+    if not (
+        Role.ADMIN in roles_of(actor)
+        or (Role.RISK_OFFICER in roles_of(actor) and _can_act_on(actor, model))
+    ):
+        raise NotAllowed("Only risk officers of the owning team and admins change review policies.")
+    unknown = set(changes) - set(POLICY_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown policy fields: {', '.join(sorted(unknown))}.")
+    approvals = changes.get("required_approvals")
+    if approvals is not None:
+        signers = {r.value for r in Role if r.can_sign_off}
+        if (
+            not isinstance(approvals, dict)
+            or not approvals
+            or any(
+                k not in signers or not isinstance(v, int) or v < 1 for k, v in approvals.items()
+            )
+        ):
+            raise InvalidInput.for_field(
+                "required_approvals",
+                f"A non-empty mapping of {', '.join(sorted(signers))} to counts of at least 1.",
+            )
+    with transaction.atomic():
+        RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        current = policy_current(model)
+        fields = {name: getattr(current, name) for name in POLICY_FIELDS} | changes
+        policy = ReviewPolicy(
+            model=model,
+            revision=(current.revision + 1) if current.pk else 1,
+            created_by=actor,
+            **fields,
+        )
+        validate_instance(policy, exclude=["model", "created_by"])
+        policy.save()
+        audit_record(
+            actor=actor,
+            action="policy.changed",
+            obj=policy,
+            model_name=model.name,
+            payload={"from": current.as_dict(), "to": policy.as_dict()},
+        )
+    return policy
