@@ -1,0 +1,125 @@
+"""Performance report engine: classification metrics overall and per protected group."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from explain.engines.fairness import (
+    FN,
+    FP,
+    TN,
+    TP,
+    as_frame,
+    divide,
+    encode_groups,
+    json_value,
+    number,
+    outcomes_from,
+)
+
+ENGINE_VERSION = "gatehouse-performance/1"
+
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+
+
+def classification_metrics(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy, precision, recall and F1 from confusion counts shaped (..., 4)."""
+    c = counts.astype(np.float64)
+    tn, fp, fn, tp = c[..., TN], c[..., FP], c[..., FN], c[..., TP]
+    return {
+        "accuracy": divide(tp + tn, tn + fp + fn + tp),
+        "precision": divide(tp, tp + fp),
+        "recall": divide(tp, tp + fn),
+        "f1": divide(2 * tp, 2 * tp + fp + fn),
+    }
+
+
+def roc_auc_by_group(
+    codes: np.ndarray, n_groups: int, positive: np.ndarray, score: np.ndarray
+) -> np.ndarray:
+    """ROC AUC per group by the rank-sum (Mann-Whitney) formula with mid-ranks for ties.
+
+    One sort by (group, score) serves every group; a group with a single class gets NaN.
+    """
+    order = np.lexsort((score, codes))
+    c, s, y = codes[order], score[order], positive[order]
+    n = len(c)
+    new_block = np.r_[True, (c[1:] != c[:-1]) | (s[1:] != s[:-1])]
+    block = np.cumsum(new_block) - 1
+    starts = np.flatnonzero(new_block)
+    ends = np.r_[starts[1:], n] - 1
+    sizes = np.bincount(c, minlength=n_groups)
+    group_start = np.r_[0, np.cumsum(sizes)[:-1]]
+    rank = (starts + ends)[block] / 2 - group_start[c] + 1
+    rank_sum = np.bincount(c, weights=rank * y, minlength=n_groups)
+    pos = np.bincount(c, weights=y.astype(np.float64), minlength=n_groups)
+    neg = sizes - pos
+    return divide(rank_sum - pos * (pos + 1) / 2, pos * neg)
+
+
+def _rows(
+    codes: np.ndarray, n_groups: int, cell: np.ndarray, y_true: np.ndarray, score: Any
+) -> list[dict[str, Any]]:
+    counts = np.bincount(codes * 4 + cell, minlength=n_groups * 4).reshape(n_groups, 4)
+    metrics = classification_metrics(counts)
+    if score is not None:
+        metrics["roc_auc"] = roc_auc_by_group(codes, n_groups, y_true, score)
+    rows = []
+    for g in range(n_groups):
+        row: dict[str, Any] = {"count": int(counts[g].sum())}
+        row.update({name: number(values[g]) for name, values in metrics.items()})
+        row.setdefault("roc_auc", None)
+        rows.append(row)
+    return rows
+
+
+def performance_report(
+    data: pd.DataFrame | Mapping[str, Any],
+    *,
+    label: str,
+    prediction: str,
+    favorable_label: Any,
+    protected: Mapping[str, Any] | Sequence[str] = (),
+    score: str | None = None,
+) -> dict[str, Any]:
+    """Compute classification metrics overall and per group of each protected attribute."""
+    frame = as_frame(data)
+    outcomes = outcomes_from(
+        frame, label=label, prediction=prediction, favorable_label=favorable_label, score=score
+    )
+    columns = list(protected)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"protected attribute columns not found: {missing}")
+    cell = outcomes.y_true.astype(np.int64) * 2 + outcomes.y_pred
+    n = len(cell)
+    (overall,) = _rows(np.zeros(n, dtype=np.int64), 1, cell, outcomes.y_true, outcomes.score)
+    attributes = {}
+    for column in columns:
+        codes, values = encode_groups(frame[column])
+        rows = _rows(codes, len(values), cell, outcomes.y_true, outcomes.score)
+        attributes[str(column)] = {
+            "groups": [{"value": json_value(v), **row} for v, row in zip(values, rows, strict=True)]
+        }
+    return {
+        "engine": ENGINE_VERSION,
+        "rows": n,
+        "favorable_label": json_value(favorable_label),
+        "scores_supplied": outcomes.score is not None,
+        "overall": overall,
+        "attributes": attributes,
+    }
+
+
+def kpi_values(result: Mapping[str, Any]) -> dict[str, float]:
+    """Flatten a performance report into KPI keys: accuracy, f1, ... and recall[sex=F]."""
+    values: dict[str, float | None] = {m: result["overall"].get(m) for m in METRICS}
+    for column, section in result.get("attributes", {}).items():
+        for group in section["groups"]:
+            for metric in METRICS:
+                values[f"{metric}[{column}={group['value']}]"] = group.get(metric)
+    return {k: float(v) for k, v in values.items() if v is not None}
