@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/v1/", include("gatehouse.api_urls")),
     path("", include("explain.urls")),
     path("", include("registry.urls")),
+    path("", include("reviews.urls")),
 ]

@@ -9,50 +9,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
-from .errors import DomainError, NotFound
+from .errors import DomainError
 from .models import ApiToken
 
 
-def _visible_model(request: HttpRequest, name: str):
-    try:
-        return selectors.model_for_user(request.user, name)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-
-
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """The models the user may see, with their latest versions."""
+def model_list(request: HttpRequest) -> HttpResponse:
+    """The models the user may see."""
     models = selectors.models_visible_to(request.user)
-    return render(request, "registry/home.html", {"models": models})
-
-
-@login_required
-def model_detail(request: HttpRequest, name: str) -> HttpResponse:
-    """One model: objectives with KPIs, and its versions."""
-    model = _visible_model(request, name)
-    context = {
-        "model": model,
-        "objectives": model.objectives.prefetch_related("kpis"),
-        "versions": selectors.model_versions(model),
-    }
-    return render(request, "registry/model_detail.html", context)
-
-
-@login_required
-def version_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    """One version: metadata, lineage with digests, evaluation data and metrics."""
-    try:
-        obj = selectors.version_for_user(request.user, name, version)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    context = {
-        "model": obj.model,
-        "version": obj,
-        "evaluation": getattr(obj, "evaluation_data", None),
-        "model_file": getattr(obj, "model_file", None),
-    }
-    return render(request, "registry/version_detail.html", context)
+    return render(request, "registry/model_list.html", {"models": models})
 
 
 @login_required

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 
-from registry.models import ModelVersion, RegisteredModel
+from explain.models import Report, ReportKind, ReportStatus
+from registry.models import ModelVersion, RegisteredModel, VersionStatus
+from registry.permissions import is_service_account, is_team_member
+from registry.roles import Role, roles_of
+from registry.selectors import models_visible_to
 
+from . import gates
 from .models import ProductionEvent, SignOff
+from .policies import policy_current, sod_excluded
 
 
 def production_events(model: RegisteredModel) -> QuerySet[ProductionEvent]:
     """A model's production changes, newest first."""
-    return model.production_events.select_related("version", "replaced", "actor").order_by("-at", "-pk")
+    return model.production_events.select_related("version", "replaced", "actor").order_by(
+        "-at", "-pk"
+    )
 
 
 @dataclass(frozen=True)
@@ -47,3 +56,225 @@ def production_at(model: RegisteredModel, moment: datetime) -> TimelineEntry | N
 def signoffs_of(version: ModelVersion) -> QuerySet[SignOff]:
     """A version's sign-offs, newest first."""
     return version.signoffs.select_related("user").order_by("-signed_at", "-pk")
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def _latest_by_kind(reports) -> dict[str, Report]:
+    """Newest report of each kind from an already fetched list (per-row LIME excluded)."""
+    latest: dict[str, Report] = {}
+    for report in sorted(reports, key=lambda r: (r.created_at, r.pk), reverse=True):
+        if report.kind == ReportKind.LIME and report.params.get("rows"):
+            continue
+        latest.setdefault(report.kind, report)
+    return latest
+
+
+def _verdicts(latest: dict[str, Report]) -> dict[str, Any]:
+    fairness = latest.get(ReportKind.FAIRNESS)
+    kpi = latest.get(ReportKind.KPI)
+    perf = latest.get(ReportKind.PERFORMANCE)
+    done = ReportStatus.SUCCEEDED
+    return {
+        "fairness": fairness.result.get("verdict")
+        if fairness and fairness.status == done
+        else None,
+        "kpi": kpi.result["summary"] if kpi and kpi.status == done else None,
+        "kpi_values": {row["metric_key"]: row for row in kpi.result["kpis"]}
+        if kpi and kpi.status == done
+        else {},
+        "performance": perf.result["overall"] if perf and perf.status == done else None,
+        "running": [r for r in latest.values() if not r.is_done],
+    }
+
+
+def dashboard(user) -> dict[str, Any]:
+    """What a person should look at now, across the models they may see."""
+    visible = models_visible_to(user)
+    versions = (
+        ModelVersion.objects.filter(model__in=visible.values("pk"))
+        .select_related("model", "submitted_by")
+        .order_by("-created_at")
+    )
+    in_review = list(
+        versions.filter(status__in=[VersionStatus.IN_REVIEW, VersionStatus.APPROVED])[:50]
+    )
+    signed = set(
+        SignOff.objects.filter(user=user, version__in=[v.pk for v in in_review]).values_list(
+            "version_id", flat=True
+        )
+    )
+    can_sign = any(role.can_sign_off for role in roles_of(user))
+    reports = Report.objects.filter(version__in=[v.pk for v in in_review]).only(
+        "pk", "version_id", "kind", "status", "params", "result", "created_at", "progress"
+    )
+    by_version: dict[int, list[Report]] = {}
+    for report in reports:
+        by_version.setdefault(report.version_id, []).append(report)
+    rows = [
+        {"version": v, "verdicts": _verdicts(_latest_by_kind(by_version.get(v.pk, [])))}
+        for v in in_review
+    ]
+    running = (
+        Report.objects.filter(
+            version__model__in=visible.values("pk"),
+            status__in=[ReportStatus.QUEUED, ReportStatus.RUNNING],
+        )
+        .select_related("version__model")
+        .order_by("created_at")[:50]
+    )
+    return {
+        "pending": [
+            row
+            for row in rows
+            if can_sign
+            and row["version"].pk not in signed
+            and row["version"].status == VersionStatus.IN_REVIEW
+        ],
+        "in_review": rows,
+        "production": versions.filter(status=VersionStatus.PRODUCTION).order_by("model__name"),
+        "running": running,
+        "models": visible,
+    }
+
+
+def _version_rows(model: RegisteredModel) -> list[dict[str, Any]]:
+    versions = list(model.versions.select_related("submitted_by").prefetch_related("reports"))
+    return [
+        {"version": v, "verdicts": _verdicts(_latest_by_kind(v.reports.all()))} for v in versions
+    ]
+
+
+def model_page(model: RegisteredModel) -> dict[str, Any]:
+    """A model's objectives, versions with verdicts and KPI values, and its timeline."""
+    rows = _version_rows(model)
+    return {
+        "model": model,
+        "objectives": model.objectives.prefetch_related("kpis"),
+        "kpis": [
+            kpi
+            for objective in model.objectives.prefetch_related("kpis")
+            for kpi in objective.kpis.all()
+        ],
+        "rows": rows,
+        "timeline": timeline(model),
+        "policy": policy_current(model),
+    }
+
+
+def compare_versions(model: RegisteredModel, first: str, second: str) -> dict[str, Any] | None:
+    """Side by side: reported metrics, performance, fairness verdicts and DI, KPIs, lineage."""
+    rows = {row["version"].version: row for row in _version_rows(model)}
+    if first not in rows or second not in rows:
+        return None
+    a, b = rows[first], rows[second]
+    lineage = [
+        (label, getattr(a["version"], field), getattr(b["version"], field))
+        for label, field in (
+            ("Artifact sha256", "artifact_sha256"),
+            ("Code commit", "code_commit"),
+            ("Training data sha256", "training_data_sha256"),
+            ("Content sha256", "content_sha256"),
+        )
+    ]
+    metric_keys = sorted(set(a["version"].metrics) | set(b["version"].metrics))
+    perf_keys = ("accuracy", "precision", "recall", "f1", "roc_auc")
+    kpi_keys = sorted(set(a["verdicts"]["kpi_values"]) | set(b["verdicts"]["kpi_values"]))
+    return {
+        "a": a,
+        "b": b,
+        "lineage": [(label, x, y, x != y) for label, x, y in lineage],
+        "params_changed": a["version"].params != b["version"].params,
+        "metrics": [
+            (k, a["version"].metrics.get(k), b["version"].metrics.get(k)) for k in metric_keys
+        ],
+        "performance": [
+            (
+                k,
+                (a["verdicts"]["performance"] or {}).get(k),
+                (b["verdicts"]["performance"] or {}).get(k),
+            )
+            for k in perf_keys
+        ],
+        "kpis": [
+            (k, a["verdicts"]["kpi_values"].get(k), b["verdicts"]["kpi_values"].get(k))
+            for k in kpi_keys
+        ],
+    }
+
+
+def version_page(version: ModelVersion, user) -> dict[str, Any]:
+    """Everything the version page shows, and which actions the user may take."""
+    from explain.presenters import fairness_sections, lime_rows
+
+    reports = list(
+        Report.objects.filter(version=version)
+        .prefetch_related("files")
+        .select_related("requested_by")
+    )
+    latest = _latest_by_kind(reports)
+    done = ReportStatus.SUCCEEDED
+
+    def result(kind: str) -> dict[str, Any] | None:
+        report = latest.get(kind)
+        return report.result if report and report.status == done else None
+
+    result_gates = gates.evaluate(version)
+    production = (
+        version.model.versions.filter(status=VersionStatus.PRODUCTION)
+        .values_list("version", flat=True)
+        .first()
+    )
+    roles = roles_of(user)
+    excluded = user.pk in sod_excluded(version)
+    acting = Role.ADMIN in roles or is_team_member(user, version.model)
+    fairness = result(ReportKind.FAIRNESS)
+    return {
+        "model": version.model,
+        "version": version,
+        "evaluation": getattr(version, "evaluation_data", None),
+        "model_file": getattr(version, "model_file", None),
+        "reports": sorted(reports, key=lambda r: (r.kind, r.created_at)),
+        "latest": latest,
+        "live": any(not r.is_done for r in reports),
+        "fairness": fairness,
+        "fairness_sections": fairness_sections(fairness) if fairness else [],
+        "performance": result(ReportKind.PERFORMANCE),
+        "kpi": result(ReportKind.KPI),
+        "shap": result(ReportKind.SHAP),
+        "shap_files": {f.name: f for f in latest[ReportKind.SHAP].files.all()}
+        if ReportKind.SHAP in latest
+        else {},
+        "lime_rows": lime_rows(result(ReportKind.LIME)) if result(ReportKind.LIME) else [],
+        "row_explanations": [
+            {"report": r, "rows": lime_rows(r.result) if r.status == done else []}
+            for r in reports
+            if r.kind == ReportKind.LIME and r.params.get("rows")
+        ],
+        "gates": result_gates,
+        "signoffs": result_gates.standings[::-1],
+        "review_requests": version.review_requests.select_related("requested_by"),
+        "production_version": production,
+        "can": {
+            "request_review": version.status == VersionStatus.REGISTERED
+            and acting
+            and any(r.can_request_review for r in roles),
+            "sign": version.status in (VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
+            and acting
+            and any(r.can_sign_off for r in roles),
+            "approve": not excluded,
+            "override": any(r.can_override for r in roles)
+            and (fairness or {}).get("verdict") == "inconclusive",
+            "promote": version.status in (VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
+            and acting
+            and any(r.can_promote for r in roles),
+            "rollback": version.status == VersionStatus.ARCHIVED
+            and acting
+            and any(r.can_promote for r in roles)
+            and version.production_events.exists(),
+            "explain": hasattr(version, "model_file")
+            and not is_service_account(user)
+            and any(r.can_register or r.can_sign_off or r.can_promote for r in roles),
+        },
+    }

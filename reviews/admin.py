@@ -1,0 +1,38 @@
+"""Django admin for the reviews records: visible to staff, written only by the services.
+
+Policies are read-only too: a change must go through ``policy_update`` so it gets a new
+revision (which voids older approvals) and an audit event.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from registry.admin import ReadOnlyAdmin
+
+from .models import ProductionEvent, ReviewPolicy, ReviewRequest, SignOff
+
+
+@admin.register(ReviewPolicy)
+class ReviewPolicyAdmin(ReadOnlyAdmin):
+    list_display = ("model", "revision", "signoff_valid_days", "created_by", "created_at")
+    list_filter = ("model",)
+
+
+@admin.register(ReviewRequest)
+class ReviewRequestAdmin(ReadOnlyAdmin):
+    list_display = ("version", "requested_by", "policy_revision", "created_at")
+    list_filter = ("version__model",)
+
+
+@admin.register(SignOff)
+class SignOffAdmin(ReadOnlyAdmin):
+    list_display = ("version", "signer_name", "role", "decision", "signed_at", "policy_revision")
+    list_filter = ("decision", "role", "version__model")
+    search_fields = ("signer_name", "version__version")
+
+
+@admin.register(ProductionEvent)
+class ProductionEventAdmin(ReadOnlyAdmin):
+    list_display = ("model", "version", "action", "replaced", "actor", "at")
+    list_filter = ("action", "model")

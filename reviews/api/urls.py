@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+VERSION = "models/<slug:name>/versions/<str:version>/"
+
+urlpatterns = [
+    path(f"{VERSION}review-request/", views.ReviewRequestView.as_view(), name="review-request"),
+    path(f"{VERSION}signoffs/", views.SignOffListView.as_view(), name="signoff-list"),
+    path(f"{VERSION}gates/", views.GatesView.as_view(), name="version-gates"),
+    path(f"{VERSION}promote/", views.PromoteView.as_view(), name="version-promote"),
+    path(f"{VERSION}rollback/", views.RollbackView.as_view(), name="version-rollback"),
+    path("models/<slug:name>/timeline/", views.TimelineView.as_view(), name="model-timeline"),
+    path(
+        "models/<slug:name>/review-policy/",
+        views.ReviewPolicyView.as_view(),
+        name="review-policy",
+    ),
+]

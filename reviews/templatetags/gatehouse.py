@@ -1,0 +1,32 @@
+"""Small template helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def dictget(mapping: dict | None, key: str) -> Any:
+    """``mapping[key]``, or None."""
+    return (mapping or {}).get(key)
+
+
+@register.filter
+def group_label(value: Any) -> str:
+    """A group's value; intersections (lists) read as ``female & 25-40``."""
+    if isinstance(value, list | tuple):
+        return " & ".join(group_label(v) for v in value)
+    return str(value)
+
+
+KPI_STATUS = {"met": "Met", "not_met": "Not met", "missing": "Missing"}
+
+
+@register.filter
+def kpi_status(value: str) -> str:
+    """A KPI status in words."""
+    return KPI_STATUS.get(value, value)

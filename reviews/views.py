@@ -1,0 +1,195 @@
+"""The reviewer's pages: dashboard, model, version, and the review actions on them.
+
+They live here, at the top of the dependency chain, because they show registry, report and
+review data together. Actions call one service each; refusals come back as form errors.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from explain import services as explain_services
+from registry.errors import DomainError, NotFound
+from registry.models import ModelVersion
+from registry.roles import roles_of
+from registry.selectors import model_for_user, version_for_user
+
+from . import selectors, services
+from .forms import ExplainRowForm, PromoteForm, ReviewRequestForm, RollbackForm, SignOffForm
+from .models import Decision
+
+
+def _model(request: HttpRequest, name: str):
+    try:
+        return model_for_user(request.user, name)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def _version(request: HttpRequest, name: str, version: str) -> ModelVersion:
+    try:
+        return version_for_user(request.user, name, version)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Pending reviews, versions held by gates, production versions, running reports."""
+    return render(request, "reviews/dashboard.html", selectors.dashboard(request.user))
+
+
+@login_required
+def model_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """Objectives and KPIs, versions with their verdicts, the production timeline, A/B."""
+    model = _model(request, name)
+    context = selectors.model_page(model)
+    compare = request.GET.get("compare"), request.GET.get("with")
+    if all(compare):
+        context["comparison"] = selectors.compare_versions(model, *compare)
+    return render(request, "reviews/model_detail.html", context)
+
+
+def _signing_roles(user) -> list[tuple[str, str]]:
+    return [(role.value, role.label) for role in sorted(roles_of(user)) if role.can_sign_off]
+
+
+def _render_version(
+    request: HttpRequest, version: ModelVersion, *, status: int = 200, **forms
+) -> HttpResponse:
+    context = selectors.version_page(version, request.user)
+    context.setdefault("forms", {})
+    context["forms"] = {
+        "review": ReviewRequestForm(),
+        "signoff": SignOffForm(roles=_signing_roles(request.user)),
+        "promote": PromoteForm(initial={"replaces": context["production_version"] or ""}),
+        "rollback": RollbackForm(initial={"replaces": context["production_version"] or ""}),
+        "explain_row": ExplainRowForm(),
+        **forms,
+    }
+    return render(request, "reviews/version_detail.html", context, status=status)
+
+
+@login_required
+def version_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    """Everything a reviewer needs about one version, and the actions they may take."""
+    return _render_version(request, _version(request, name, version))
+
+
+def _act(
+    request: HttpRequest, version: ModelVersion, form_name: str, form, action, success: str
+) -> HttpResponse:
+    """Run a service with a valid form; domain refusals become errors on the form's fields."""
+    if form.is_valid():
+        try:
+            action(form.cleaned_data)
+        except DomainError as exc:
+            placed = False
+            for field, msgs in exc.errors.items():
+                if field in form.fields:
+                    for msg in msgs:
+                        form.add_error(field, msg)
+                    placed = True
+            if not placed:
+                form.add_error(None, exc.message)
+        else:
+            messages.success(request, success)
+            return redirect(
+                reverse("version-detail", args=[version.model.name, version.version])
+                + f"#{form_name}"
+            )
+    return _render_version(request, version, status=400, **{form_name: form})
+
+
+@login_required
+@require_POST
+def request_review(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    obj = _version(request, name, version)
+    form = ReviewRequestForm(request.POST)
+    return _act(
+        request,
+        obj,
+        "review",
+        form,
+        lambda data: services.review_request(actor=request.user, version=obj, note=data["note"]),
+        f"Review requested for {obj.version}.",
+    )
+
+
+@login_required
+@require_POST
+def sign_off(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    obj = _version(request, name, version)
+    form = SignOffForm(request.POST, roles=_signing_roles(request.user))
+    decision_label = dict(Decision.choices).get(request.POST.get("decision", ""), "Decision")
+    return _act(
+        request,
+        obj,
+        "signoff",
+        form,
+        lambda data: services.signoff_record(
+            actor=request.user,
+            version=obj,
+            decision=data["decision"],
+            comment=data["comment"],
+            password=data["password"],
+            role=data["role"] or None,
+        ),
+        f"Signed: {decision_label.lower()} for {obj.version}.",
+    )
+
+
+@login_required
+@require_POST
+def promote(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    obj = _version(request, name, version)
+    form = PromoteForm(request.POST)
+    return _act(
+        request,
+        obj,
+        "promote",
+        form,
+        lambda data: services.version_promote(
+            actor=request.user, version=obj, reason=data["reason"], replaces=data["replaces"]
+        ),
+        f"{obj.version} is now in production.",
+    )
+
+
+@login_required
+@require_POST
+def rollback(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    obj = _version(request, name, version)
+    form = RollbackForm(request.POST)
+    return _act(
+        request,
+        obj,
+        "rollback",
+        form,
+        lambda data: services.version_rollback(
+            actor=request.user, version=obj, reason=data["reason"], replaces=data["replaces"]
+        ),
+        f"Rolled back: {obj.version} is in production again.",
+    )
+
+
+@login_required
+@require_POST
+def explain_row(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    obj = _version(request, name, version)
+    form = ExplainRowForm(request.POST)
+    return _act(
+        request,
+        obj,
+        "explain_row",
+        form,
+        lambda data: explain_services.report_request(
+            actor=request.user, version=obj, kind="lime", params={"rows": [data["row"]]}
+        ),
+        "Explanation of the row queued; it appears below when ready.",
+    )
