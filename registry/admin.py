@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.forms.models import model_to_dict
 
 from .audit import audit_record
 from .models import (
@@ -20,6 +19,14 @@ from .models import (
 )
 
 
+def _shown(obj, name: str):
+    """A field's value as the audit log records it: text, or sorted names for relations."""
+    field = obj._meta.get_field(name)
+    if field.many_to_many:
+        return sorted(str(related) for related in getattr(obj, name).all())
+    return str(getattr(obj, name))
+
+
 class AuditedAdmin(admin.ModelAdmin):
     """Records each admin save and delete as an audit event in the same transaction."""
 
@@ -30,15 +37,28 @@ class AuditedAdmin(admin.ModelAdmin):
             return obj.model.name
         return ""
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        changed = {name: str(model_to_dict(obj).get(name)) for name in form.changed_data}
+    def save_related(self, request, form, formsets, change):
+        # After the object, its many-to-many fields and its inlines are saved, so the
+        # event records what the change actually left behind.
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        inlines = []
+        for formset in formsets:
+            inlines += [{"added": str(o)} for o in formset.new_objects]
+            inlines += [
+                {"changed": str(o), "fields": {name: _shown(o, name) for name in names}}
+                for o, names in formset.changed_objects
+            ]
+            inlines += [{"deleted": str(o)} for o in formset.deleted_objects]
         audit_record(
             actor=request.user,
             action=f"admin.{obj._meta.model_name}.{'changed' if change else 'added'}",
             obj=obj,
             model_name=self._model_name(obj),
-            payload={"fields": changed},
+            payload={
+                "fields": {name: _shown(obj, name) for name in form.changed_data},
+                "inlines": inlines,
+            },
         )
 
     def delete_model(self, request, obj):

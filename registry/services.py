@@ -338,7 +338,7 @@ def token_issue(
         token.scope_models.set(models)
         token.scope_teams.set(teams)
         audit_record(
-            actor=actor or user,
+            actor=actor,
             action="token.issued",
             obj=token,
             payload={

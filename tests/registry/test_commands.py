@@ -74,13 +74,6 @@ def test_create_records_the_account_and_its_token_in_the_audit_log(model):
     assert audit_verify().ok
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: registry/services.py token_issue records `actor or user`, so a token issued "
-        "from the command line (actor=None) is attributed to the CI account itself"
-    ),
-)
 def test_a_token_issued_from_the_command_line_is_attributed_to_the_system(model):
     run("ci_account", "create", "ci-build", "--model", model.name)
 

@@ -428,14 +428,6 @@ def test_changing_a_team_in_the_admin_is_audited(superuser, team, engineer):
     assert event.payload == {"fields": {"name": "Credit risk & fraud"}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: registry/admin.py AuditedAdmin.save_model records model_to_dict(obj) before "
-        "Django saves many-to-many fields (save_related), so a membership change is "
-        "audited with the members as they were before the change"
-    ),
-)
 def test_a_membership_change_in_the_admin_records_the_new_members(
     superuser, team, engineer, outsider
 ):
@@ -450,14 +442,6 @@ def test_a_membership_change_in_the_admin_records_the_new_members(
     assert "eng" in fields["members"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: registry/admin.py AuditedAdmin does not override save_formset, so KPI edits "
-        "made through ObjectiveAdmin's KPIInline are not recorded: lowering a KPI target "
-        "leaves only admin.objective.changed with empty fields"
-    ),
-)
 def test_editing_a_kpi_target_in_the_admin_is_audited(superuser, objective):
     kpis = list(objective.kpis.all())
     form = {
