@@ -55,10 +55,8 @@ class AuditedAdmin(admin.ModelAdmin):
             action=f"admin.{obj._meta.model_name}.{'changed' if change else 'added'}",
             obj=obj,
             model_name=self._model_name(obj),
-            payload={
-                "fields": {name: _shown(obj, name) for name in form.changed_data},
-                "inlines": inlines,
-            },
+            payload={"fields": {name: _shown(obj, name) for name in form.changed_data}}
+            | ({"inlines": inlines} if inlines else {}),
         )
 
     def delete_model(self, request, obj):
