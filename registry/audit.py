@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
-from django.db.models import Model
+from django.db import connection, connections, transaction
+from django.db.models import CharField, F, Func, Model, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .audit_chain import (
     GENESIS_HASH,
@@ -102,20 +105,80 @@ _FIELDS = (
 )
 
 
+def _utc_text(text: str) -> str:
+    """SQLite's stored UTC text (``YYYY-MM-DD HH:MM:SS[.ffffff]``) in the hashed form."""
+    if text[10:11] == " ":
+        if len(text) == 26:
+            return f"{text[:10]}T{text[11:]}Z"
+        if len(text) == 19:
+            return f"{text[:10]}T{text[11:]}.000000Z"
+    moment = parse_datetime(text)
+    if moment is None:
+        raise ValueError(f"unreadable timestamp {text!r}")
+    return format_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+# PostgreSQL formats created_at in exactly the hashed text form.
+_PG_UTC_TEXT = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+_scan_json = json.JSONDecoder().scan_once
+
+
+def _parse_json(text: str) -> Any:
+    """``json.loads`` for the JSON text a database column holds, through the same C scanner
+    without the per-call set-up; anything unusual goes through ``json.loads`` itself."""
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
+def iter_event_rows(queryset=None, chunk_size: int = 5000) -> Iterator[tuple]:
+    """Events in chain order as plain tuples in ``_FIELDS`` order, the time already in its
+    hashed text form and the payload as the JSON text the database holds (what exports
+    write out as is). SQLite and PostgreSQL hand both over as text, so no datetime or
+    JSON object is built per row."""
+    queryset = AuditEvent.objects.all() if queryset is None else queryset
+    vendor = connections[queryset.db].vendor
+    queryset = queryset.order_by("seq")
+    if vendor not in ("sqlite", "postgresql"):
+        rows = queryset.values_list(*_FIELDS).iterator(chunk_size=chunk_size)
+        for seq, created, *middle, payload, prev, digest in rows:
+            text = json.dumps(payload, ensure_ascii=False)
+            yield (seq, format_time(created), *middle, text, prev, digest)
+        return
+    created = (
+        Func(F("created_at"), template=_PG_UTC_TEXT, output_field=CharField())
+        if vendor == "postgresql"
+        else Cast("created_at", output_field=CharField())
+    )
+    fields = ("seq", "_created", *_FIELDS[2:7], "_payload", "prev_hash", "hash")
+    rows = (
+        queryset.annotate(_created=created, _payload=Cast("payload", output_field=TextField()))
+        .values_list(*fields)
+        .iterator(chunk_size=chunk_size)
+    )
+    if vendor == "postgresql":
+        yield from rows
+        return
+    for seq, created_text, *middle, payload, prev, digest in rows:
+        yield (seq, _utc_text(created_text), *middle, payload, prev, digest)
+
+
 def iter_event_contents(queryset=None, chunk_size: int = 5000) -> Iterator[dict[str, Any]]:
     """Stream events in chain order as hashed-content dicts, without building model objects."""
-    queryset = AuditEvent.objects.all() if queryset is None else queryset
-    rows = queryset.order_by("seq").values_list(*_FIELDS).iterator(chunk_size=chunk_size)
-    for seq, created, actor, action, otype, oid, model, payload, prev, digest in rows:
+    for seq, created, actor, action, otype, oid, model, payload, prev, digest in iter_event_rows(
+        queryset, chunk_size
+    ):
         yield {
             "seq": seq,
-            "created_at": format_time(created),
+            "created_at": created,
             "actor": actor,
             "action": action,
             "object_type": otype,
             "object_id": oid,
             "model": model,
-            "payload": payload,
+            "payload": _parse_json(payload),
             "prev_hash": prev,
             "hash": digest,
         }
@@ -141,4 +204,5 @@ __all__ = [
     "audit_verify",
     "event_content",
     "iter_event_contents",
+    "iter_event_rows",
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import bundles, views
 
 version = "models/<slug:name>/versions/<str:version>/"
 
@@ -16,3 +16,6 @@ urlpatterns = [
     path(version + "rollback/", views.rollback, name="version-rollback"),
     path(version + "explain-row/", views.explain_row, name="version-explain-row"),
 ]
+
+# The auditor's bundle of a version.
+urlpatterns += [path(version + "bundle.zip", bundles.version_bundle, name="version-bundle")]

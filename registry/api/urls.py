@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import audit, views
 
 urlpatterns = [
     path("auth/token/", views.TokenCreateView.as_view(), name="token-create"),
@@ -17,4 +17,10 @@ urlpatterns = [
         views.VersionDetailView.as_view(),
         name="version-detail",
     ),
+]
+
+# The audit trail: keyset pages and the streamed export.
+urlpatterns += [
+    path("audit/events/", audit.AuditEventListView.as_view(), name="audit-events"),
+    path("audit/export/", audit.AuditExportView.as_view(), name="audit-export"),
 ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from .. import bundles
 from . import views
 
 VERSION = "models/<slug:name>/versions/<str:version>/"
@@ -18,4 +19,9 @@ urlpatterns = [
         views.ReviewPolicyView.as_view(),
         name="review-policy",
     ),
+]
+
+# The auditor's bundle of a version.
+urlpatterns += [
+    path(f"{VERSION}bundle/", bundles.VersionBundleView.as_view(), name="version-bundle")
 ]

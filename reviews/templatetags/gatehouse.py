@@ -30,3 +30,11 @@ KPI_STATUS = {"met": "Met", "not_met": "Not met", "missing": "Missing"}
 def kpi_status(value: str) -> str:
     """A KPI status in words."""
     return KPI_STATUS.get(value, value)
+
+
+@register.filter
+def can_export(user) -> bool:
+    """Whether the user may export audit trails and bundles: auditors and admins."""
+    from registry.exports import can_export as allowed
+
+    return allowed(user)
