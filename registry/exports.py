@@ -262,9 +262,12 @@ def _cell(value: str) -> str:
 def csv_line(row: tuple) -> str:
     """One event row (``iter_event_rows``) as a CSV line; the payload is its JSON text."""
     seq, created, actor, action, otype, oid, model, payload, prev, digest = row
+    plain = (created, actor, action, otype, oid, model)
+    if _NEEDS_QUOTES.search("".join((*plain, prev, digest))):  # rare: quote cell by cell
+        created, actor, action, otype, oid, model = map(_cell, plain)
+        prev, digest = _cell(prev), _cell(digest)
     return (
-        f"{seq},{_cell(created)},{_cell(actor)},{_cell(action)},{_cell(otype)},{_cell(oid)},"
-        f"{_cell(model)},{_cell(payload)},{_cell(prev)},{_cell(digest)}\n"
+        f"{seq},{created},{actor},{action},{otype},{oid},{model},{_cell(payload)},{prev},{digest}\n"
     )
 
 
