@@ -19,6 +19,7 @@ install: $(STAMP)
 
 ## run: install, migrate, load demo data, serve http://127.0.0.1:8000 with a Celery worker
 run: install
+	@bash scripts/system-deps.sh
 	GATEHOUSE_DEMO=1 DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input
 	GATEHOUSE_DEMO=1 DJANGO_DEBUG=1 $(PY) manage.py demo_seed
 	GATEHOUSE_DEMO=1 DJANGO_DEBUG=1 $(PY) manage.py serve

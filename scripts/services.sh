@@ -24,6 +24,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     log "chromium is missing: install it (apt-get install chromium) to run the browser suite"
   fi
 fi
+bash "$(dirname "$0")/system-deps.sh"
 for i in $(seq 1 30); do
   pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break
   sleep 1
