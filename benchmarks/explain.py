@@ -1,0 +1,80 @@
+"""Benchmark: our SHAP report against a bare TreeExplainer, and LIME's cost per row."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import shap
+from sklearn.ensemble import GradientBoostingClassifier
+
+from explain.engines.explainability import lime_report, shap_report
+
+ROWS, FEATURES, REPEATS, LIME_ROWS = 10_000, 30, 5, 10
+
+
+def make_data(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]]:
+    """Seeded synthetic data: a few informative features, one protected attribute."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(ROWS, FEATURES)), columns=[f"f{i}" for i in range(FEATURES)])
+    group = rng.integers(0, 2, ROWS)
+    X["f5"] = group + rng.normal(scale=0.3, size=ROWS)
+    logits = 1.5 * X["f0"] - X["f1"] + 0.5 * X["f2"] * X["f3"] + 0.8 * X["f5"]
+    y = (logits + rng.normal(size=ROWS) > 0).astype(int).to_numpy()
+    return X, y, {"group": group}
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Wall time of one call, in seconds."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Print the SHAP overhead ratio and LIME seconds per row."""
+    X, y, protected = make_data()
+    model = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0).fit(X, y)
+    privileged = {"group": [1]}
+
+    def ours() -> None:
+        shap_report(model, X, protected=protected, privileged=privileged, max_rows=ROWS)
+
+    def bare() -> None:
+        shap.TreeExplainer(model)(X)
+
+    def bare_values() -> None:
+        shap.TreeExplainer(model).shap_values(X)
+
+    ours(), bare(), bare_values()  # warm up imports and caches
+    times: dict[str, list[float]] = {"ours": [], "bare": [], "bare_values": []}
+    for _ in range(REPEATS):  # interleaved, so machine load affects all alike
+        for name, fn in (("bare", bare), ("bare_values", bare_values), ("ours", ours)):
+            times[name].append(timed(fn))
+    med = {name: statistics.median(values) for name, values in times.items()}
+    print(f"data: {ROWS} rows x {FEATURES} features; model: GradientBoostingClassifier(100 trees)")
+    print(f"bare shap.TreeExplainer(model)(X):             median {med['bare']:.3f} s")
+    print(f"bare shap.TreeExplainer(model).shap_values(X): median {med['bare_values']:.3f} s")
+    print(f"shap_report(max_rows={ROWS}):                   median {med['ours']:.3f} s")
+    print(f"(medians over {REPEATS} interleaved runs)")
+    for name in ("bare", "bare_values"):
+        ratio = med["ours"] / med[name]
+        print(f"ratio ours/{name}: {ratio:.3f} (overhead {ratio - 1:+.1%}; target <= +10%)")
+
+    rows = list(range(LIME_ROWS))
+    lime_s = timed(
+        lambda: lime_report(model, X, protected=protected, privileged=privileged, rows=rows)
+    )
+    print(f"lime_report: {lime_s:.2f} s for {LIME_ROWS} rows = {lime_s / LIME_ROWS:.3f} s/row")
+
+
+if __name__ == "__main__":
+    main()

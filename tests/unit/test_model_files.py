@@ -1,0 +1,220 @@
+"""Model files: pickles and joblib are refused, skops is audited against the allow-list."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import pickle
+import zipfile
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from registry import model_files
+from registry.model_files import (
+    ACCEPTED_FORMATS,
+    UnsafeModelFile,
+    detect_format,
+    inspect_model_file,
+    load_model,
+)
+
+SIDE_EFFECTS: list[str] = []
+
+
+def double(values):
+    """A user-defined function: skops would have to import and call it."""
+    return values * 2
+
+
+class Sneaky(BaseEstimator, ClassifierMixin):
+    """A custom class whose state restoring would run code if it were ever loaded."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.zeros(len(X), dtype=int)
+
+    def __setstate__(self, state):
+        SIDE_EFFECTS.append("loaded")
+        self.__dict__.update(state)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + 0.5 * X[:, 1] + rng.normal(scale=0.3, size=300) > 0).astype(int)
+    return X, y
+
+
+def test_module_never_imports_an_unpickler() -> None:
+    tree = ast.parse(Path(model_files.__file__).read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name.split(".")[0] for name in imported} & {
+        "pickle",
+        "joblib",
+        "cloudpickle",
+        "dill",
+    }
+
+
+def test_pickle_file_is_refused(tmp_path: Path, data) -> None:
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(LogisticRegression().fit(*data)))
+    for call in (inspect_model_file, load_model):
+        with pytest.raises(UnsafeModelFile, match="pickle") as caught:
+            call(path)
+        assert ACCEPTED_FORMATS in str(caught.value)
+
+
+def test_pickle_content_under_a_skops_name_is_refused(tmp_path: Path, data) -> None:
+    path = tmp_path / "model.skops"
+    path.write_bytes(pickle.dumps(LogisticRegression().fit(*data)))
+    with pytest.raises(UnsafeModelFile, match="pickle"):
+        load_model(path)
+
+
+def test_joblib_file_is_refused(tmp_path: Path, data) -> None:
+    path = tmp_path / "model.joblib"
+    joblib.dump(LogisticRegression().fit(*data), path)
+    with pytest.raises(UnsafeModelFile, match="joblib") as caught:
+        load_model(path)
+    assert ACCEPTED_FORMATS in str(caught.value)
+
+
+def test_compressed_joblib_content_is_refused(tmp_path: Path, data) -> None:
+    path = tmp_path / "model.bin"
+    joblib.dump(LogisticRegression().fit(*data), path, compress=3)
+    with pytest.raises(UnsafeModelFile, match="joblib") as caught:
+        inspect_model_file(path)
+    assert "zlib" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("head", "filename", "expected"),
+    [
+        (b"\x80\x05\x95", "", "pickle"),
+        (b"\x08\x01\x12", "model.onnx", "ONNX"),
+        (b"PK\x03\x04", "model.pt", "PyTorch"),
+        (b"hello", "notes.txt", "not a recognised model file"),
+    ],
+)
+def test_other_formats_are_named(head: bytes, filename: str, expected: str) -> None:
+    with pytest.raises(UnsafeModelFile, match=expected) as caught:
+        detect_format(head, filename)
+    assert ACCEPTED_FORMATS in str(caught.value)
+
+
+def test_skops_is_detected() -> None:
+    assert detect_format(b"PK\x03\x04rest", "model.skops") == "skops"
+
+
+def test_function_transformer_with_custom_function_is_refused(data) -> None:
+    model = Pipeline([("f", FunctionTransformer(double)), ("lr", LogisticRegression())])
+    blob = sio.dumps(model.fit(*data))
+    with pytest.raises(UnsafeModelFile, match=r"not on the allow-list: .*double"):
+        load_model(blob)
+
+
+def test_custom_class_is_refused_without_running_it(tmp_path: Path, data) -> None:
+    path = tmp_path / "model.skops"
+    sio.dump(Sneaky().fit(*data), path)
+    with pytest.raises(UnsafeModelFile, match=r"Sneaky"):
+        inspect_model_file(path)
+    with pytest.raises(UnsafeModelFile, match=r"Sneaky"):
+        load_model(path)
+    assert SIDE_EFFECTS == []
+
+
+def test_non_estimator_root_is_refused() -> None:
+    with pytest.raises(UnsafeModelFile, match="not a scikit-learn estimator"):
+        load_model(sio.dumps({"weights": [1, 2, 3]}))
+
+
+def test_zip_without_schema_is_refused() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("data.pkl", b"\x80\x05.")
+    with pytest.raises(UnsafeModelFile, match="Not a valid skops file"):
+        inspect_model_file(buffer.getvalue())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LogisticRegression(),
+        lambda: GradientBoostingClassifier(n_estimators=20, random_state=0),
+        lambda: Pipeline([("scale", StandardScaler()), ("lr", LogisticRegression())]),
+        lambda: RandomForestClassifier(n_estimators=5, random_state=0),
+        lambda: HistGradientBoostingClassifier(max_iter=10, random_state=0),
+    ],
+    ids=["logistic", "gradient-boosting", "pipeline", "random-forest", "hist-gradient-boosting"],
+)
+def test_trusted_skops_models_load_and_predict_identically(tmp_path: Path, data, make) -> None:
+    X, y = data
+    original = make().fit(X, y)
+    path = tmp_path / "model.skops"
+    sio.dump(original, path)
+
+    info = inspect_model_file(path)
+    loaded = load_model(path)
+
+    blob = path.read_bytes()
+    assert info.format == "skops"
+    assert info.sha256 == hashlib.sha256(blob).hexdigest()
+    assert info.size == len(blob)
+    assert info.estimator_class == type(original).__name__
+    assert type(loaded) is type(original)
+    np.testing.assert_array_equal(loaded.predict(X), original.predict(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), original.predict_proba(X))
+
+
+def test_tree_models_need_the_tree_type_trusted(data) -> None:
+    info = inspect_model_file(sio.dumps(GradientBoostingClassifier(n_estimators=3).fit(*data)))
+    assert "sklearn.tree._tree.Tree" in info.untrusted_types
+    assert "sklearn.ensemble._gb.GradientBoostingClassifier" in info.types
+
+
+def test_tree_with_out_of_range_child_is_refused(data) -> None:
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(*data)
+    state = model.tree_.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes["left_child"][0] = 10_000
+    state["nodes"] = nodes
+    model.tree_.__setstate__(state)
+    with pytest.raises(UnsafeModelFile, match="child index is out of range"):
+        load_model(sio.dumps(model))
+
+
+def test_tree_reading_beyond_the_input_is_refused(data) -> None:
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(*data)
+    state = model.tree_.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes["feature"][0] = 50
+    state["nodes"] = nodes
+    model.tree_.__setstate__(state)
+    with pytest.raises(UnsafeModelFile, match="split feature is out of range"):
+        load_model(sio.dumps(model))
