@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from explain.api import urls as explain_api
 from registry.api import urls as registry_api
+from reviews.api import urls as reviews_api
 
 app_name = "api"
 
-urlpatterns = [*registry_api.urlpatterns, *explain_api.urlpatterns]
+urlpatterns = [*registry_api.urlpatterns, *explain_api.urlpatterns, *reviews_api.urlpatterns]

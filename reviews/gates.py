@@ -173,13 +173,20 @@ def evaluate(version: ModelVersion, *, now=None) -> GateResult:
 
 
 def _status_check(version: ModelVersion) -> Check:
-    ok = version.status in (VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
-    reason = (
-        f"status is {version.get_status_display().lower()}"
-        if ok
-        else f"status is {version.get_status_display().lower()}; it must be in review or approved"
-    )
-    return Check("status", "Review requested", ok, reason)
+    name = "Review requested"
+    if version.status in (VersionStatus.IN_REVIEW, VersionStatus.APPROVED):
+        return Check("status", name, True, f"status is {version.get_status_display().lower()}")
+    if version.status == VersionStatus.PRODUCTION:
+        return Check("status", name, True, "reviewed; in production")
+    if version.status == VersionStatus.ARCHIVED:
+        return Check(
+            "status",
+            name,
+            True,
+            "reviewed; archived, so it can be rolled back to while the other gates hold",
+        )
+    reason = f"status is {version.get_status_display().lower()}; it must be in review or approved"
+    return Check("status", name, False, reason)
 
 
 def _approvals_check(policy: ReviewPolicy, valid: list[SignOff]) -> Check:

@@ -315,8 +315,6 @@ def _gated_switch(
             if version.status not in allowed_from:
                 raise Conflict(f"A {version.status} version cannot be {action.replace('_', ' ')}.")
             result = gates.evaluate(version)
-            if action == ProductionEvent.Action.ROLLED_BACK:
-                result.checks = [c for c in result.checks if c.key != "status"]
             if not result.passed:
                 failing = "; ".join(f"{c.name}: {c.reason}" for c in result.failing)
                 raise Conflict(
@@ -352,6 +350,8 @@ def version_rollback(
 ) -> ProductionEvent:
     """Return an archived, once-production version to production, if its approvals and
     reports still hold under the current policy; otherwise it needs a new review."""
+    # Permission first, so callers who may not roll back learn nothing about the version.
+    _require_promoter(actor, version.model)
     if not reason.strip():
         raise InvalidInput.for_field("reason", "Say why you roll back.")
     if not version.production_events.exists():

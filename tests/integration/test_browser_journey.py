@@ -1,0 +1,230 @@
+"""The reviewer's whole job in a real browser (Debian's Chromium driven by Playwright),
+against a live server and a real Celery worker on the embedded broker.
+
+Screenshots of the dashboard, version, model and audit pages are saved under
+``test-artifacts/screenshots/`` (override with GATEHOUSE_SCREENSHOTS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from registry import services as registry_services
+from registry.audit import audit_verify
+from registry.models import AuditEvent, ModelVersion
+from registry.roles import Role
+from reviews.models import ProductionEvent, SignOff
+from tests.conftest import PASSWORD, make_user, sha
+
+from .conftest import filesystem_broker, publishing_to
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(
+    os.environ.get(
+        "GATEHOUSE_SCREENSHOTS",
+        Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots",
+    )
+)
+# Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+# between page actions are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def fair_candidate(version: str, n: int = 3000, seed: int = 3) -> tuple[dict, bytes, bytes]:
+    """A candidate whose predictions ignore the protected attribute, with a skops model."""
+    from sklearn.linear_model import LogisticRegression
+    from skops.io import dumps
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "sex": rng.choice(["male", "female"], n),
+            "income": rng.normal(50, 12, n).round(2),
+            "debt_ratio": rng.uniform(0, 1, n).round(3),
+        }
+    )
+    logit = 0.09 * (frame["income"] - 50) - 3 * (frame["debt_ratio"] - 0.5)
+    frame["repaid"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    model = LogisticRegression().fit(frame[["income", "debt_ratio"]], frame["repaid"])
+    frame["score"] = model.predict_proba(frame[["income", "debt_ratio"]])[:, 1].round(6)
+    frame["approved"] = (frame["score"] >= 0.5).astype(int)
+    model_bytes = dumps(model)
+    metadata = {
+        "version": version,
+        "artifact_uri": f"s3://models/credit/{version}.skops",
+        "artifact_sha256": sha(model_bytes),
+        "code_commit": "a1b2c3d4e5f6a7b8c9d0",
+        "training_data_uri": "s3://data/train.csv",
+        "training_data_sha256": "d" * 64,
+        "metrics": {"accuracy": 0.8},
+        "columns": {
+            "label": "repaid",
+            "prediction": "approved",
+            "score": "score",
+            "favorable_label": 1,
+            "protected": {"sex": {"privileged": ["male"]}},
+            "features": ["income", "debt_ratio"],
+        },
+    }
+    return metadata, frame.to_csv(index=False).encode(), model_bytes
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed (make services installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield instance
+        instance.close()
+
+
+def login(browser, base_url: str, username: str):
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, base_url=base_url)
+    page = context.new_page()
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/$"))
+    return page
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_candidate_goes_from_ci_to_production_in_the_browser(
+    live_server, start_worker, browser, team, other_team, engineer
+):
+    reviewer = make_user("rita", [Role.REVIEWER], [team])
+    officer = make_user("oscar", [Role.RISK_OFFICER], [team])
+    make_user("auditor", [Role.AUDITOR])
+    make_user("olga", [Role.ML_ENGINEER], [other_team])
+    model = registry_services.model_create(
+        actor=engineer,
+        name="credit-default",
+        title="Credit default",
+        owner_team=team,
+        risk_tier="high",
+    )
+    ci_token = registry_services.ci_account_create(
+        actor=None, name="ci-credit", models=[model]
+    ).secret
+    url, options = filesystem_broker(start_worker.data_dir)
+
+    with publishing_to(url, options):
+        start_worker(url)
+
+        # CI registers a candidate through the API.
+        metadata, csv, model_bytes = fair_candidate("1.0.0")
+        page = login(browser, live_server.url, "eng")
+        response = page.request.post(
+            f"{live_server.url}/api/v1/models/credit-default/versions/",
+            headers={"Authorization": f"Bearer {ci_token}", "Idempotency-Key": "build-1"},
+            multipart={
+                "metadata": json.dumps(metadata),
+                "evaluation_data": {
+                    "name": "evaluation.csv",
+                    "mimeType": "text/csv",
+                    "buffer": csv,
+                },
+                "model": {
+                    "name": "model.skops",
+                    "mimeType": "application/octet-stream",
+                    "buffer": model_bytes,
+                },
+            },
+        )
+        assert response.status == 201, response.text()
+
+        # The version page shows the reports progressing, then their results.
+        page.goto("/models/credit-default/versions/1.0.0/")
+        reports = page.locator("#reports")
+        assert reports.get_attribute("data-live")
+        page.locator("#fairness .badge.verdict-pass").first.wait_for(timeout=120_000)
+        page.locator("#shap img").first.wait_for(timeout=120_000)
+        assert page.locator("#reports .badge.status-succeeded").count() == 5
+        assert page.locator("#lime .lime-row").count() >= 1
+
+        # The engineer asks for review.
+        page.get_by_role("button", name="Request review").click()
+        page.get_by_text("Review requested for 1.0.0.").wait_for()
+
+        # A reviewer and a risk officer sign, each re-entering their password.
+        for person in (reviewer, officer):
+            signer = login(browser, live_server.url, person.username)
+            signer.goto("/models/credit-default/versions/1.0.0/")
+            signer.get_by_label("Approved").check()
+            signer.get_by_label("Your password").fill("not my password")
+            signer.get_by_role("button", name="Sign").click()
+            signer.get_by_text("Password incorrect").wait_for()
+            signer.get_by_label("Approved").check()
+            signer.get_by_label("Your password").fill(PASSWORD)
+            signer.get_by_role("button", name="Sign").click()
+            signer.get_by_text("Signed: approved for 1.0.0.").wait_for()
+            if person is officer:
+                shot(signer, "version-approved")
+                signer.get_by_role("button", name="Promote to production").click()
+                signer.get_by_text("1.0.0 is now in production.").wait_for()
+                shot(signer, "version")
+                signer.goto("/")
+                assert signer.locator("text=In production").count() == 1
+                assert "1.0.0" in signer.locator("section[aria-labelledby=prod-h]").inner_text()
+                shot(signer, "dashboard")
+                signer.goto("/models/credit-default/")
+                timeline = signer.locator("#timeline").inner_text()
+                assert "1.0.0" in timeline and "promoted by oscar" in timeline
+                assert "rita (reviewer)" in timeline
+                shot(signer, "model")
+            signer.context.close()
+
+    version = ModelVersion.objects.get(version="1.0.0")
+    assert version.status == "production"
+    assert SignOff.objects.filter(version=version, decision="approved").count() == 2
+    assert ProductionEvent.objects.get().version == version
+
+    # The auditor sees every step in the audit log, with a valid chain.
+    auditor = login(browser, live_server.url, "auditor")
+    auditor.goto("/audit/?model=credit-default")
+    log = auditor.locator("main").inner_text()
+    for action in (
+        "version.registered",
+        "report.completed",
+        "review.requested",
+        "signoff.approved",
+        "version.promoted",
+    ):
+        assert action in log, action
+    auditor.get_by_role("button", name=re.compile("Verify chain")).click()
+    auditor.get_by_text(re.compile(r"Chain verified: .* events intact")).wait_for()
+    shot(auditor, "audit")
+    auditor.context.close()
+    assert audit_verify().ok
+    assert AuditEvent.objects.filter(action="version.promoted", actor_name="oscar").exists()
+
+    # An outsider logs in and cannot see the model at all.
+    outsider = login(browser, live_server.url, "olga")
+    assert "credit-default" not in outsider.locator("main").inner_text()
+    response = outsider.goto("/models/credit-default/versions/1.0.0/")
+    assert response.status == 404
+    response = outsider.goto("/models/credit-default/")
+    assert response.status == 404
+    outsider.context.close()
+    page.context.close()
