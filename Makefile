@@ -29,11 +29,16 @@ test: install services
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory test-sqlite test-postgres
 
+# SQLite: every suite but the real-worker and browser ones (pure engine tests run here only).
 test-sqlite: install
-	$(PY) -m pytest -p no:cacheprovider
+	$(PY) -m pytest -p no:cacheprovider -m "not integration"
 
+# PostgreSQL: every database suite again, plus real workers (Redis, folder broker) and the browser.
 test-postgres: install
-	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest -p no:cacheprovider
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest -p no:cacheprovider --ignore=tests/unit
+
+test-browser: install
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest -p no:cacheprovider -m browser
 
 ## services: start PostgreSQL, Redis and RabbitMQ when they are installed but down; install Chromium
 services:

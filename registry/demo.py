@@ -1,10 +1,11 @@
 """Demo data: synthetic credit applicants with a planted, known disparity, and the
-"credit-default" model with two versions registered through the same service as the API.
+"credit-default" model with three versions registered through the same service as the API.
 
 The planted bias: historical training labels under-record repayment by women (30% of
-their repaid loans recorded as defaults), and the v1 model can see ``occupation_score``, a
-proxy for sex. So v1 approves women markedly less often than men with the same finances
-(disparate impact near 0.7); v2 drops the proxy and trains on corrected labels.
+their repaid loans recorded as defaults), and version 1.0.0 can see ``occupation_score``, a
+proxy for sex. So 1.0.0 approves women markedly less often than men with the same finances
+(disparate impact about 0.58); 0.9.0 and 1.1.0 leave the proxy out and train on the
+corrected labels, and pass.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ FEATURES = [
     "occupation_score",
 ]
 PROTECTED = {"sex": {"privileged": ["male"]}, "age_group": {"privileged": ["25-40", "40-60"]}}
+# version, sees the proxy, trained on the biased labels, trees (of the boosted models)
+DEMO_VERSIONS = [
+    ("0.9.0", False, False, 30),  # the initial release, promoted by the demo's own reviewers
+    ("1.0.0", True, True, 0),  # the biased candidate: its fairness report fails on sex
+    ("1.1.0", False, False, 80),  # the fixed candidate, waiting for review
+]
 DEMO_USERS = [
     # username, roles, teams
     ("admin", [Role.ADMIN], ["credit-risk"]),
@@ -103,7 +110,7 @@ def _sha(data: bytes) -> str:
 
 
 def train_candidate(
-    version: str, *, use_proxy: bool, biased_labels: bool, seed: int = 7
+    version: str, *, use_proxy: bool, biased_labels: bool, trees: int = 80, seed: int = 7
 ) -> DemoCandidate:
     """Train a candidate on synthetic data and package it as CI would."""
     from sklearn.ensemble import GradientBoostingClassifier
@@ -119,7 +126,7 @@ def train_candidate(
     if use_proxy:
         estimator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
     else:
-        estimator = GradientBoostingClassifier(n_estimators=80, max_depth=3, random_state=seed)
+        estimator = GradientBoostingClassifier(n_estimators=trees, max_depth=3, random_state=seed)
     estimator.fit(train[features], train[target])
 
     scores = estimator.predict_proba(evaluation[features])[:, 1]
@@ -267,10 +274,10 @@ def seed(*, stdout=None) -> dict[str, str]:
     else:
         ci_user = account.user
         token = ci_user.api_tokens.filter(revoked_at__isnull=True).first()
-    for version, use_proxy, biased in (("1.0.0", True, True), ("1.1.0", False, False)):
+    for version, use_proxy, biased, trees in DEMO_VERSIONS:
         if model.versions.filter(version=version).exists():
             continue
-        candidate = train_candidate(version, use_proxy=use_proxy, biased_labels=biased)
+        candidate = train_candidate(version, use_proxy=use_proxy, biased_labels=biased, trees=trees)
         services.version_register(
             actor=ci_user,
             token=token,

@@ -22,6 +22,7 @@ from registry.models import (
     ServiceAccount,
     Team,
 )
+from reviews.models import ProductionEvent, SignOff
 from tests.conftest import Candidate, client_for, post_version
 
 
@@ -220,6 +221,7 @@ def demo_snapshot() -> dict[str, object]:
         "data": sorted(EvaluationDataset.objects.values_list("sha256", flat=True)),
         "tokens": ApiToken.objects.count(),
         "events": AuditEvent.objects.count(),
+        "statuses": sorted(ModelVersion.objects.values_list("version", "status")),
     }
 
 
@@ -261,7 +263,7 @@ def test_demo_seed_creates_the_demo_and_is_idempotent(db, settings, tmp_path):
     ]
 
     versions = {v.version: v for v in model.versions.select_related("evaluation_data")}
-    assert sorted(versions) == ["1.0.0", "1.1.0"]
+    assert sorted(versions) == ["0.9.0", "1.0.0", "1.1.0"]
     for version in versions.values():
         assert version.submitted_by.username == "ci-credit"
         data = version.evaluation_data
@@ -283,7 +285,13 @@ def test_demo_seed_creates_the_demo_and_is_idempotent(db, settings, tmp_path):
 
     ci_secret = passwords["ci-credit (API token)"]
     listing = client_for(secret=ci_secret).get("/api/v1/models/credit-default/versions/")
-    assert [v["version"] for v in listing.json()["results"]] == ["1.1.0", "1.0.0"]
+    assert [v["version"] for v in listing.json()["results"]] == ["1.1.0", "1.0.0", "0.9.0"]
+    # The initial release went through review, two e-signatures and promotion.
+    assert versions["0.9.0"].status == "production"
+    assert set(
+        SignOff.objects.filter(version=versions["0.9.0"]).values_list("user__username", flat=True)
+    ) == {"reviewer", "riskofficer"}
+    assert ProductionEvent.objects.get().version == versions["0.9.0"]
     assert audit_verify().ok
 
     before = demo_snapshot()

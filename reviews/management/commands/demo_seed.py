@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from registry import demo
+from reviews import demo
 
 
 class Command(BaseCommand):
-    help = "Create demo users, the credit-default model and two versions (GATEHOUSE_DEMO=1 only)."
+    help = "Create demo users, the credit-default model, three versions and the initial release in production (GATEHOUSE_DEMO=1 only)."
 
     def handle(self, *args, **options) -> None:
         if not settings.DEMO_MODE:
