@@ -30,6 +30,7 @@ import io
 import json
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,7 +132,7 @@ def _read_zip(source: Any, out: Verification) -> dict[str, bytes] | None:
                 continue
             try:
                 contents[info.filename] = archive.read(info)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as exc:
                 out.fail(info.filename, f"altered: unreadable, its zip checksum fails ({exc})")
     return contents
 
