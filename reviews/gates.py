@@ -24,12 +24,15 @@ from .models import Decision, ReviewPolicy, SignOff
 from .policies import policy_current, sod_excluded
 
 REQUIRED_KINDS = (ReportKind.FAIRNESS, ReportKind.PERFORMANCE, ReportKind.KPI)
+EVIDENCE_KINDS = (*REQUIRED_KINDS, ReportKind.SHAP)
 
 
 def signing_subject(
     version: ModelVersion, policy: ReviewPolicy, reports: dict[str, Report] | None = None
 ) -> dict[str, Any]:
-    """What a signature covers: the version's content, its latest reports, the policy."""
+    """What a signature covers: the version's content, the results of its evidence reports
+    (fairness, performance, KPIs, SHAP; local LIME explanations are aids, not evidence),
+    and the policy."""
     reports = latest_reports(version) if reports is None else reports
     return {
         "model": version.model.name,
@@ -38,6 +41,7 @@ def signing_subject(
         "reports": {
             kind: {"id": report.pk, "status": report.status, "result_sha256": report.result_sha256}
             for kind, report in sorted(reports.items())
+            if kind in EVIDENCE_KINDS
         },
         "policy_revision": policy.revision,
     }
@@ -109,7 +113,13 @@ class GateResult:
 
 
 def _standing(
-    signoff: SignOff, *, policy: ReviewPolicy, subject_sha: str, excluded: set[int], now
+    signoff: SignOff,
+    *,
+    policy: ReviewPolicy,
+    subject_sha: str,
+    excluded: set[int],
+    members: set[int],
+    now,
 ) -> SignOffStanding:
     if signoff.policy_revision != policy.revision:
         return SignOffStanding(
@@ -119,7 +129,7 @@ def _standing(
         )
     if signoff.subject_sha256 != subject_sha:
         return SignOffStanding(
-            signoff, False, "the reports changed after signing (a report was re-run)"
+            signoff, False, "the reports changed after signing (one was re-run or finished later)"
         )
     expires = signoff.signed_at + timedelta(days=policy.signoff_valid_days)
     if expires <= now:
@@ -131,10 +141,13 @@ def _standing(
         return SignOffStanding(
             signoff, False, "separation of duties: the signer submitted or owns this model"
         )
-    if signoff.role not in {role.value for role in roles_of(signoff.user)}:
+    roles = roles_of(signoff.user)
+    if signoff.role not in {role.value for role in roles}:
         return SignOffStanding(
             signoff, False, f"the signer no longer holds the {signoff.role} role"
         )
+    if signoff.user_id not in members and Role.ADMIN not in roles:
+        return SignOffStanding(signoff, False, "the signer is no longer in the owning team")
     return SignOffStanding(signoff, True, "counts")
 
 
@@ -155,8 +168,11 @@ def evaluate(version: ModelVersion, *, now=None) -> GateResult:
     subject_sha = subject_hash(signing_subject(version, policy, reports))
     excluded = sod_excluded(version)
     signoffs = list(version.signoffs.select_related("user").order_by("signed_at", "pk"))
+    members = set(version.model.owner_team.members.values_list("pk", flat=True))
     standings = [
-        _standing(s, policy=policy, subject_sha=subject_sha, excluded=excluded, now=now)
+        _standing(
+            s, policy=policy, subject_sha=subject_sha, excluded=excluded, members=members, now=now
+        )
         for s in signoffs
     ]
     valid = [s.signoff for s in standings if s.counts]

@@ -155,6 +155,18 @@ def signoff_record(
             )
         policy = _policy_saved(version.model, actor)
         subject = gates.signing_subject(version, policy)
+        if decision == Decision.APPROVED:
+            unfinished = sorted(
+                k for k, r in subject["reports"].items() if r["status"] != "succeeded"
+            )
+            missing = sorted(set(gates.REQUIRED_KINDS) - set(subject["reports"]))
+            if unfinished or missing:
+                raise Conflict.for_field(
+                    "decision",
+                    "Approve once the evidence is complete; not finished: "
+                    + ", ".join(unfinished + missing)
+                    + ".",
+                )
         if decision == Decision.FAIRNESS_OVERRIDE:
             fairness = subject["reports"].get("fairness")
             verdict = (
@@ -402,7 +414,10 @@ def policy_update(*, actor, model: RegisteredModel, **changes: Any) -> ReviewPol
     with transaction.atomic():
         RegisteredModel.objects.select_for_update().get(pk=model.pk)
         current = policy_current(model)
-        fields = {name: getattr(current, name) for name in POLICY_FIELDS} | changes
+        before = {name: getattr(current, name) for name in POLICY_FIELDS}
+        fields = before | changes
+        if current.pk and fields == before:
+            return current  # nothing changed: no new revision, approvals keep counting
         policy = ReviewPolicy(
             model=model,
             revision=(current.revision + 1) if current.pk else 1,

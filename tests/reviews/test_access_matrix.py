@@ -81,7 +81,8 @@ ROWS = [
     Row("sign-offs", "GET", VERSION + "signoffs/",                 (200, 200, 200, 200, 200, 200, 404, 401),
         status=VersionStatus.IN_REVIEW),
     Row("sign off", "POST", VERSION + "signoffs/",                 (403, 201, 201, 403, 403, 403, 404, 401),
-        body={"decision": "approved", "password": PASSWORD}, status=VersionStatus.IN_REVIEW),
+        body={"decision": "changes_requested", "comment": "more data", "password": PASSWORD},
+        status=VersionStatus.IN_REVIEW),
     Row("gates", "GET", VERSION + "gates/",                        (200, 200, 200, 200, 200, 200, 404, 401),
         status=VersionStatus.IN_REVIEW),
     # The reports have not run, so the gates fail: 409 for those who may promote.
