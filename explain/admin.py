@@ -11,7 +11,16 @@ from .models import FairnessPolicy, Report, ReportFile
 
 @admin.register(Report)
 class ReportAdmin(ReadOnlyAdmin):
-    list_display = ("id", "version", "kind", "status", "progress", "attempts", "created_at", "finished_at")
+    list_display = (
+        "id",
+        "version",
+        "kind",
+        "status",
+        "progress",
+        "attempts",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("kind", "status")
     search_fields = ("version__version", "version__model__name", "result_sha256")
 
@@ -23,7 +32,13 @@ class ReportFileAdmin(ReadOnlyAdmin):
 
 @admin.register(FairnessPolicy)
 class FairnessPolicyAdmin(AuditedAdmin):
-    list_display = ("model", "disparate_impact_min", "disparate_impact_max", "min_group_size", "updated_at")
+    list_display = (
+        "model",
+        "disparate_impact_min",
+        "disparate_impact_max",
+        "min_group_size",
+        "updated_at",
+    )
 
     def _model_name(self, obj) -> str:
         return obj.model.name

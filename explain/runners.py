@@ -90,6 +90,74 @@ def default_params(kind: str, version: ModelVersion) -> dict[str, Any]:
     return {}
 
 
+def _int_between(value: Any, low: int, high: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return f"Must be a whole number from {low:,} to {high:,}."
+    return None
+
+
+def _number_between(value: Any, low: float, high: float) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        return f"Must be a number from {low} to {high}."
+    return None
+
+
+def _policy_error(value: Any) -> str | None:
+    try:
+        fairness.FairnessPolicy.from_dict(value if isinstance(value, dict) else None)
+    except (TypeError, ValueError) as exc:
+        return f"Not a valid fairness policy: {exc}"
+    return None if isinstance(value, dict) else "Must be an object."
+
+
+def _rows_error(value: Any, version: ModelVersion) -> str | None:
+    if value is None:
+        return None
+    count = version.evaluation_data.row_count
+    if not isinstance(value, list) or not 1 <= len(value) <= 50:
+        return "Must be a list of 1 to 50 row numbers."
+    if any(_int_between(row, 0, count - 1) for row in value):
+        return f"Row numbers go from 0 to {count - 1:,}."
+    return None
+
+
+PARAM_RULES: dict[str, dict[str, Callable[[Any, ModelVersion], str | None]]] = {
+    ReportKind.FAIRNESS: {
+        "bootstrap_samples": lambda v, _: _int_between(v, 0, 100_000),
+        "seed": lambda v, _: _int_between(v, 0, 2**32 - 1),
+        "policy": lambda v, _: _policy_error(v),
+    },
+    ReportKind.KPI: {
+        "policy": lambda v, _: _policy_error(v),
+        "kpis": lambda v, version: (
+            None
+            if v == _kpi_definitions(version)
+            else "KPIs come from the model's objectives; change them there."
+        ),
+    },
+    ReportKind.SHAP: {
+        "max_rows": lambda v, _: _int_between(v, 1, 100_000),
+        "background_rows": lambda v, _: _int_between(v, 1, 10_000),
+        "seed": lambda v, _: _int_between(v, 0, 2**32 - 1),
+        "proxy_threshold": lambda v, _: _number_between(v, 0.0, 1.0),
+    },
+    ReportKind.LIME: {
+        "rows": _rows_error,
+        "n_borderline": lambda v, _: _int_between(v, 0, 50),
+        "per_group": lambda v, _: _int_between(v, 0, 20),
+        "num_features": lambda v, _: _int_between(v, 1, 50),
+        "seed": lambda v, _: _int_between(v, 0, 2**32 - 1),
+    },
+}
+
+
+def check_params(kind: str, params: dict[str, Any], version: ModelVersion) -> dict[str, str]:
+    """Errors by param name; empty when every value is acceptable."""
+    rules = PARAM_RULES.get(kind, {})
+    errors = {name: rules[name](value, version) for name, value in params.items() if name in rules}
+    return {name: error for name, error in errors.items() if error}
+
+
 def _columns(version: ModelVersion) -> dict[str, Any]:
     data = version.evaluation_data
     return {

@@ -59,7 +59,7 @@ def can_request_reports(user, version: ModelVersion, token=None) -> bool:
     )
 
 
-def _send(report_id: int) -> None:
+def _send(report_id: int) -> bool:
     """Hand the task to the broker; if it is down, the sweep sends it later."""
     from .tasks import run_report
 
@@ -69,14 +69,23 @@ def _send(report_id: int) -> None:
         log.warning(
             "Broker unavailable; report %s stays queued for the sweep", report_id, exc_info=True
         )
-        return
-    Report.objects.filter(pk=report_id, status=ReportStatus.QUEUED).update(
-        enqueued_at=timezone.now()
-    )
+        return False
+    Report.objects.filter(pk=report_id).update(enqueued_at=timezone.now())
+    return True
 
 
-def _enqueue_on_commit(report_id: int) -> None:
-    transaction.on_commit(lambda: _send(report_id))
+def _send_all(report_ids: list[int]) -> int:
+    """Send reports in order; stop at the first failure (the broker is down: the sweep sends
+    the rest), so a registration waits for one connection timeout, not one per report."""
+    for sent, report_id in enumerate(report_ids):
+        if not _send(report_id):
+            return sent
+    return len(report_ids)
+
+
+def _enqueue_on_commit(report_ids: list[int]) -> None:
+    if report_ids:
+        transaction.on_commit(lambda: _send_all(report_ids))
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ def report_request(
     params: dict[str, Any] | None = None,
     token=None,
     check: bool = True,
+    enqueue: bool = True,
 ) -> ReportRequest:
     """Queue a report of ``kind`` with ``params`` (merged over the defaults); asking again for
     the same version, kind and params returns the existing report."""
@@ -111,6 +121,11 @@ def report_request(
             "params", f"Unknown params for {kind}: {', '.join(sorted(unknown))}."
         )
     merged = {**defaults, **(params or {})}
+    errors = runners.check_params(kind, merged, version)
+    if errors:
+        raise InvalidInput(
+            "Invalid report params.", errors={f"params.{k}": [v] for k, v in errors.items()}
+        )
     digest = params_hash(merged)
     with transaction.atomic():
         report, created = Report.objects.get_or_create(
@@ -130,7 +145,8 @@ def report_request(
                 model_name=version.model.name,
                 payload={"version": version.version, "kind": kind, "params_sha256": digest},
             )
-            _enqueue_on_commit(report.pk)
+            if enqueue:
+                _enqueue_on_commit([report.pk])
     return ReportRequest(report, created)
 
 
@@ -139,8 +155,16 @@ def reports_for_new_version(*, version: ModelVersion, actor, **_: Any) -> None:
     kinds = list(AUTOMATIC_KINDS)
     if hasattr(version, "model_file"):
         kinds += [ReportKind.SHAP, ReportKind.LIME]
-    for kind in kinds:
-        report_request(actor=actor, version=version, kind=kind, check=False)
+    created = [
+        request.report.pk
+        for kind in kinds
+        if (
+            request := report_request(
+                actor=actor, version=version, kind=kind, check=False, enqueue=False
+            )
+        ).created
+    ]
+    _enqueue_on_commit(created)
 
 
 class _ProgressWriter:
@@ -310,7 +334,7 @@ def reports_sweep() -> dict[str, int]:
     now = timezone.now()
     stale = now - timedelta(seconds=settings.GATEHOUSE_REPORT_STALE_SECONDS)
     resend_before = now - timedelta(seconds=settings.GATEHOUSE_REPORT_RESEND_SECONDS)
-    requeued = []
+    requeued, given_up = [], []
     with transaction.atomic():
         lost = list(
             Report.objects.select_for_update(skip_locked=True)
@@ -318,25 +342,43 @@ def reports_sweep() -> dict[str, int]:
             .select_related("version__model")
         )
         for report in lost:
-            Report.objects.filter(pk=report.pk).update(
-                status=ReportStatus.QUEUED,
-                enqueued_at=None,
-                progress_message="re-queued: worker lost",
-            )
+            if report.attempts >= settings.GATEHOUSE_REPORT_MAX_ATTEMPTS:
+                # It took its worker down every time: stop, rather than loop forever.
+                message = f"The worker running this report was lost {report.attempts} times; not retried again."
+                Report.objects.filter(pk=report.pk).update(
+                    status=ReportStatus.FAILED, error=message, finished_at=now, progress=100
+                )
+                action, payload = "report.failed", {"error": message, "attempts": report.attempts}
+                given_up.append(report.pk)
+            else:
+                Report.objects.filter(pk=report.pk).update(
+                    status=ReportStatus.QUEUED,
+                    enqueued_at=None,
+                    progress_message="re-queued: worker lost",
+                )
+                action, payload = (
+                    "report.requeued",
+                    {"reason": "worker lost", "attempts": report.attempts},
+                )
+                requeued.append(report.pk)
             audit_record(
                 actor=None,
-                action="report.requeued",
+                action=action,
                 obj=report,
                 model_name=report.version.model.name,
-                payload={"reason": "worker lost", "attempts": report.attempts},
+                payload=payload,
             )
-            requeued.append(report.pk)
     unsent = list(
         Report.objects.filter(status=ReportStatus.QUEUED)
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=resend_before))
         .exclude(pk__in=requeued)
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
-    for report_id in [*requeued, *unsent]:
-        _send(report_id)
-    return {"requeued": len(requeued), "resent": len(unsent)}
+    sent = _send_all([*requeued, *unsent])
+    return {
+        "requeued": len(requeued),
+        "resent": len(unsent),
+        "sent": sent,
+        "given_up": len(given_up),
+    }

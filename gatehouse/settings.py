@@ -207,6 +207,8 @@ GATEHOUSE_SHAP_MAX_ROWS = env.int("GATEHOUSE_SHAP_MAX_ROWS", default=2000)
 GATEHOUSE_REPORT_STALE_SECONDS = env.int("GATEHOUSE_REPORT_STALE_SECONDS", default=120)
 # A queued report whose message is older than this is sent again (duplicates are harmless).
 GATEHOUSE_REPORT_RESEND_SECONDS = env.int("GATEHOUSE_REPORT_RESEND_SECONDS", default=600)
+# A report whose worker was lost this many times is failed instead of re-queued again.
+GATEHOUSE_REPORT_MAX_ATTEMPTS = env.int("GATEHOUSE_REPORT_MAX_ATTEMPTS", default=3)
 CELERY_BEAT_SCHEDULE = {
     "sweep-reports": {
         "task": "explain.tasks.sweep_reports",

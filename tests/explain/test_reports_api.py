@@ -230,12 +230,6 @@ def test_the_status_endpoint_hides_the_model_from_outsiders(version, outsider):
     assert b"queued" not in response.content
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: explain/services.py report_request checks only the names of params, not "
-    "their values; a bad value is accepted with 201 and the report fails later in the worker "
-    "(a huge bootstrap_samples ties up or kills it)",
-)
 @pytest.mark.parametrize(
     "params",
     [

@@ -200,12 +200,6 @@ def test_a_version_registered_while_the_broker_is_down_is_kept_and_reported_late
         assert_succeeded_once(report)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: explain/services.py sends each report in its own on_commit callback and each "
-    "send waits the full broker connect timeout (~2 s) before giving up, so with the broker "
-    "down a registration waits once per report (five with a model file: over 10 s)",
-)
 def test_a_down_broker_delays_a_registration_once_not_once_per_report(transactional_db, ci, model):
     from tests.explain.conftest import skops_model_bytes
 
