@@ -58,6 +58,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- services ------------------------------------------------------------------------------
 
 
+def unavailable(reason: str) -> None:
+    """A missing service skips the test on a laptop, and fails it in CI, where it must run."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason}; CI must run the integration suite, not skip it")
+    pytest.skip(reason)
+
+
+
 def _reachable(url: str) -> bool:
     parts = urlsplit(url)
     try:
@@ -71,7 +79,7 @@ def _reachable(url: str) -> bool:
 def _redis_database() -> Iterator[str]:
     """Claim a spare Redis database for this session; skip when no Redis server runs."""
     if not _reachable(REDIS_SERVER):
-        pytest.skip(f"Redis is not reachable at {REDIS_SERVER} (start it: make services)")
+        unavailable(f"Redis is not reachable at {REDIS_SERVER} (start it: make services)")
     import redis
 
     token = uuid.uuid4().hex
@@ -81,7 +89,7 @@ def _redis_database() -> Iterator[str]:
             break
         client.close()
     else:
-        pytest.skip(f"every spare Redis database ({SPARE_REDIS_DBS}) is claimed by another run")
+        unavailable(f"every spare Redis database ({SPARE_REDIS_DBS}) is claimed by another run")
     try:
         yield f"{REDIS_SERVER}/{number}"
     finally:
