@@ -20,23 +20,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from .audit import audit_record, audit_verify, iter_event_rows
-from .audit_chain import ChainReport
+from .audit_chain import HASHED_FIELDS, ChainReport
 from .models import AuditChainHead, AuditEvent
 from .roles import has_capability
 
 # The columns of both files, named as in the hashed content so each line verifies as is.
-EXPORT_COLUMNS = (
-    "seq",
-    "created_at",
-    "actor",
-    "action",
-    "object_type",
-    "object_id",
-    "model",
-    "payload",
-    "prev_hash",
-    "hash",
-)
+EXPORT_COLUMNS = (*HASHED_FIELDS, "hash")
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 PAGE_SIZE = 50
 CHUNK_ROWS = 2000
