@@ -232,5 +232,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("GATEHOUSE_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The folder broker has no host name; kombu says so at every connection.
+        "kombu.connection": {"level": "ERROR"},
+    },
 }
