@@ -144,7 +144,7 @@ def test_csv_cells_are_quoted_as_csv_writer_quotes_them_and_read_back():
 def test_the_fast_readers_give_exactly_the_hashed_content(history, monkeypatch):
     # Whole seconds are stored without a fraction; the readers must still say .000000.
     monkeypatch.setattr(audit.timezone, "now", lambda: datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC))
-    record(2, model_name="credit-default", text="Ré ✓ \u2028 \" \\")
+    record(2, model_name="credit-default", text='Ré ✓ \u2028 " \\')
     events = list(AuditEvent.objects.order_by("seq"))
 
     contents = list(iter_event_contents())

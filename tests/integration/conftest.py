@@ -65,7 +65,6 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-
 def _reachable(url: str) -> bool:
     parts = urlsplit(url)
     try:
