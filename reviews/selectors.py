@@ -149,8 +149,21 @@ def _version_rows(model: RegisteredModel) -> list[dict[str, Any]]:
 def model_page(model: RegisteredModel) -> dict[str, Any]:
     """A model's objectives, versions with verdicts and KPI values, and its timeline."""
     rows = _version_rows(model)
+    names = [row["version"].version for row in rows]
+    production = next(
+        (
+            row["version"].version
+            for row in rows
+            if row["version"].status == VersionStatus.PRODUCTION
+        ),
+        None,
+    )
+    candidate = next((n for n in names if n != production), None)
+    # By default compare the newest candidate with production (or with the one before it).
+    pick = (candidate, production or next((n for n in names if n != candidate), candidate))
     return {
         "model": model,
+        "compare_pick": pick,
         "objectives": model.objectives.prefetch_related("kpis"),
         "kpis": [
             kpi

@@ -110,6 +110,49 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def register_and_review(page, base_url: str, ci_token: str, number: str, seed: int) -> None:
+    """CI registers a candidate through the API; the engineer watches its reports finish on
+    the version page and asks for review."""
+    metadata, csv, model_bytes = fair_candidate(number, seed=seed)
+    response = page.request.post(
+        f"{base_url}/api/v1/models/credit-default/versions/",
+        headers={"Authorization": f"Bearer {ci_token}", "Idempotency-Key": f"build-{number}"},
+        multipart={
+            "metadata": json.dumps(metadata),
+            "evaluation_data": {"name": "evaluation.csv", "mimeType": "text/csv", "buffer": csv},
+            "model": {
+                "name": "model.skops",
+                "mimeType": "application/octet-stream",
+                "buffer": model_bytes,
+            },
+        },
+    )
+    assert response.status == 201, response.text()
+
+    page.goto(f"/models/credit-default/versions/{number}/")
+    assert page.locator("#reports").get_attribute("data-live")  # live while reports run
+    page.locator("#fairness .badge.verdict-pass").first.wait_for(timeout=120_000)
+    page.locator("#shap img").first.wait_for(timeout=120_000)
+    assert page.locator("#reports .badge.status-succeeded").count() == 5
+    assert page.locator("#lime .lime-row").count() >= 1
+
+    page.get_by_role("button", name="Request review").click()
+    page.get_by_text(f"Review requested for {number}.").wait_for()
+
+
+def sign_off(signer, number: str) -> None:
+    """Approve with re-authentication; a wrong password is refused next to the field."""
+    signer.goto(f"/models/credit-default/versions/{number}/")
+    signer.get_by_label("Approved").check()
+    signer.get_by_label("Your password").fill("not my password")
+    signer.get_by_role("button", name="Sign").click()
+    signer.get_by_text("Password incorrect").wait_for()
+    signer.get_by_label("Approved").check()
+    signer.get_by_label("Your password").fill(PASSWORD)
+    signer.get_by_role("button", name="Sign").click()
+    signer.get_by_text(f"Signed: approved for {number}.").wait_for()
+
+
 def test_a_candidate_goes_from_ci_to_production_in_the_browser(
     live_server, start_worker, browser, team, other_team, engineer
 ):
@@ -131,74 +174,50 @@ def test_a_candidate_goes_from_ci_to_production_in_the_browser(
 
     with publishing_to(url, options):
         start_worker(url)
-
-        # CI registers a candidate through the API.
-        metadata, csv, model_bytes = fair_candidate("1.0.0")
         page = login(browser, live_server.url, "eng")
-        response = page.request.post(
-            f"{live_server.url}/api/v1/models/credit-default/versions/",
-            headers={"Authorization": f"Bearer {ci_token}", "Idempotency-Key": "build-1"},
-            multipart={
-                "metadata": json.dumps(metadata),
-                "evaluation_data": {
-                    "name": "evaluation.csv",
-                    "mimeType": "text/csv",
-                    "buffer": csv,
-                },
-                "model": {
-                    "name": "model.skops",
-                    "mimeType": "application/octet-stream",
-                    "buffer": model_bytes,
-                },
-            },
+
+        # The first candidate goes all the way; the second replaces it.
+        for number, seed in (("1.0.0", 3), ("1.1.0", 4)):
+            register_and_review(page, live_server.url, ci_token, number, seed)
+            for person in (reviewer, officer):
+                signer = login(browser, live_server.url, person.username)
+                sign_off(signer, number)
+                if person is officer:
+                    shot(signer, f"version-{number}-approved")
+                    signer.get_by_label("Release note").fill(f"Release {number}")
+                    signer.get_by_role("button", name="Promote to production").click()
+                    signer.get_by_text(f"{number} is now in production.").wait_for()
+                    shot(signer, "version")
+                signer.context.close()
+
+        officer_page = login(browser, live_server.url, officer.username)
+        officer_page.goto("/")
+        production = officer_page.locator("section[aria-labelledby=prod-h]").inner_text()
+        assert "1.1.0" in production and "1.0.0" not in production
+        shot(officer_page, "dashboard")
+        officer_page.goto("/models/credit-default/")
+        timeline = officer_page.locator("#timeline").inner_text()
+        assert "1.1.0 — promoted by oscar" in timeline
+        assert "1.0.0 — promoted by oscar" in timeline
+        assert "Replaced by 1.1.0 (promoted): “Release 1.1.0”" in timeline
+        assert "rita (reviewer)" in timeline and "oscar (risk_officer)" in timeline
+        assert (
+            "Archived" in officer_page.locator("section[aria-labelledby=versions-h]").inner_text()
         )
-        assert response.status == 201, response.text()
+        shot(officer_page, "model")
+        officer_page.context.close()
 
-        # The version page shows the reports progressing, then their results.
-        page.goto("/models/credit-default/versions/1.0.0/")
-        reports = page.locator("#reports")
-        assert reports.get_attribute("data-live")
-        page.locator("#fairness .badge.verdict-pass").first.wait_for(timeout=120_000)
-        page.locator("#shap img").first.wait_for(timeout=120_000)
-        assert page.locator("#reports .badge.status-succeeded").count() == 5
-        assert page.locator("#lime .lime-row").count() >= 1
-
-        # The engineer asks for review.
-        page.get_by_role("button", name="Request review").click()
-        page.get_by_text("Review requested for 1.0.0.").wait_for()
-
-        # A reviewer and a risk officer sign, each re-entering their password.
-        for person in (reviewer, officer):
-            signer = login(browser, live_server.url, person.username)
-            signer.goto("/models/credit-default/versions/1.0.0/")
-            signer.get_by_label("Approved").check()
-            signer.get_by_label("Your password").fill("not my password")
-            signer.get_by_role("button", name="Sign").click()
-            signer.get_by_text("Password incorrect").wait_for()
-            signer.get_by_label("Approved").check()
-            signer.get_by_label("Your password").fill(PASSWORD)
-            signer.get_by_role("button", name="Sign").click()
-            signer.get_by_text("Signed: approved for 1.0.0.").wait_for()
-            if person is officer:
-                shot(signer, "version-approved")
-                signer.get_by_role("button", name="Promote to production").click()
-                signer.get_by_text("1.0.0 is now in production.").wait_for()
-                shot(signer, "version")
-                signer.goto("/")
-                assert signer.locator("text=In production").count() == 1
-                assert "1.0.0" in signer.locator("section[aria-labelledby=prod-h]").inner_text()
-                shot(signer, "dashboard")
-                signer.goto("/models/credit-default/")
-                timeline = signer.locator("#timeline").inner_text()
-                assert "1.0.0" in timeline and "promoted by oscar" in timeline
-                assert "rita (reviewer)" in timeline
-                shot(signer, "model")
-            signer.context.close()
-
-    version = ModelVersion.objects.get(version="1.0.0")
-    assert version.status == "production"
-    assert SignOff.objects.filter(version=version, decision="approved").count() == 2
-    assert ProductionEvent.objects.get().version == version
+    assert dict(ModelVersion.objects.values_list("version", "status")) == {
+        "1.0.0": "archived",
+        "1.1.0": "production",
+    }
+    assert SignOff.objects.filter(decision="approved").count() == 4
+    assert list(
+        ProductionEvent.objects.order_by("at").values_list("version__version", "replaced__version")
+    ) == [
+        ("1.0.0", None),
+        ("1.1.0", "1.0.0"),
+    ]
 
     # The auditor sees every step in the audit log, with a valid chain.
     auditor = login(browser, live_server.url, "auditor")
@@ -222,9 +241,8 @@ def test_a_candidate_goes_from_ci_to_production_in_the_browser(
     # An outsider logs in and cannot see the model at all.
     outsider = login(browser, live_server.url, "olga")
     assert "credit-default" not in outsider.locator("main").inner_text()
-    response = outsider.goto("/models/credit-default/versions/1.0.0/")
+    response = outsider.goto("/models/credit-default/versions/1.1.0/")
     assert response.status == 404
     response = outsider.goto("/models/credit-default/")
     assert response.status == 404
     outsider.context.close()
-    page.context.close()
