@@ -38,11 +38,20 @@ def _lock_version(version: ModelVersion) -> ModelVersion:
     )
 
 
-def _set_status(version: ModelVersion, status: str) -> None:
+def _set_status(version: ModelVersion, status: str, *, actor=None, **payload) -> None:
+    """Change a version's status; with an actor, also record ``version.<status>``."""
     ModelVersion.objects.filter(pk=version.pk).update(
         status=status, status_changed_at=timezone.now()
     )
     version.status = status
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            action=f"version.{status}",
+            obj=version,
+            model_name=version.model.name,
+            payload={"version": version.version, **payload},
+        )
 
 
 def _can_act_on(user, model: RegisteredModel) -> bool:
@@ -216,26 +225,12 @@ def signoff_record(
 def _after_signoff(actor, version: ModelVersion, decision: str) -> None:
     """A rejection ends the review; the last required approval marks the version approved."""
     if decision == Decision.REJECTED:
-        _set_status(version, VersionStatus.REJECTED)
-        audit_record(
-            actor=actor,
-            action="version.rejected",
-            obj=version,
-            model_name=version.model.name,
-            payload={"version": version.version},
-        )
+        _set_status(version, VersionStatus.REJECTED, actor=actor)
         return
     result = gates.evaluate(version)
     approvals = next(c for c in result.checks if c.key == "approvals")
     if approvals.passed and version.status == VersionStatus.IN_REVIEW:
-        _set_status(version, VersionStatus.APPROVED)
-        audit_record(
-            actor=actor,
-            action="version.approved",
-            obj=version,
-            model_name=version.model.name,
-            payload={"version": version.version},
-        )
+        _set_status(version, VersionStatus.APPROVED, actor=actor)
 
 
 def _require_promoter(actor, model: RegisteredModel) -> None:
@@ -254,14 +249,7 @@ def _switch_production(
     current = model.versions.filter(status=VersionStatus.PRODUCTION).first()
     now = timezone.now()
     if current is not None:
-        _set_status(current, VersionStatus.ARCHIVED)
-        audit_record(
-            actor=actor,
-            action="version.archived",
-            obj=current,
-            model_name=model.name,
-            payload={"version": current.version, "replaced_by": version.version},
-        )
+        _set_status(current, VersionStatus.ARCHIVED, actor=actor, replaced_by=version.version)
     _set_status(version, VersionStatus.PRODUCTION)
     approvals = [
         {
