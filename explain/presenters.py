@@ -100,7 +100,7 @@ def fairness_sections(result: dict[str, Any]) -> list[dict[str, Any]]:
             {
                 "title": "all unprivileged vs privileged"
                 if c["kind"] == "aggregate"
-                else f"{' & '.join(map(str, c['unprivileged']))} vs privileged",
+                else f"{', '.join(_label(u) for u in c['unprivileged'])} vs privileged",
                 "counts": (c.get("unprivileged_count"), c.get("privileged_count")),
                 "verdict": c["verdict"],
                 "rows": _comparison_rows(c, policy),

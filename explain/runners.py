@@ -294,20 +294,14 @@ def run_lime(version: ModelVersion, params: dict[str, Any], progress: Progress) 
 
     progress(2, "loading model")
     model, X, protected, privileged, favorable = _explain_inputs(version)
-    rows = params.get("rows")
-    if rows is not None:
-        bad = [
-            r for r in rows if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r < len(X)
-        ]
-        if bad:
-            raise ValueError(f"Row ids out of range 0..{len(X) - 1}: {bad}")
+    # Row ids were checked against the data when the report was requested (check_params).
     result = explainability.lime_report(
         model,
         X,
         protected=protected,
         privileged=privileged,
         positive_class=favorable,
-        rows=rows,
+        rows=params.get("rows"),
         n_borderline=params["n_borderline"],
         per_group=params["per_group"],
         num_features=params["num_features"],

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from registry.models import ModelVersion
 
-from .models import Report, ReportKind, ReportStatus
+from .models import Report, ReportKind
 
 
 def reports_of(version: ModelVersion) -> QuerySet[Report]:
@@ -27,12 +27,3 @@ def latest_reports(version: ModelVersion) -> dict[str, Report]:
             continue
         latest.setdefault(report.kind, report)
     return latest
-
-
-def latest_succeeded(version: ModelVersion, kind: str) -> Report | None:
-    """The newest succeeded report of a kind, if any."""
-    return (
-        Report.objects.filter(version=version, kind=kind, status=ReportStatus.SUCCEEDED)
-        .order_by("-finished_at")
-        .first()
-    )

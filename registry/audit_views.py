@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -112,13 +112,10 @@ def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
         lines = [f"{field}: {' '.join(msgs)}" for field, msgs in form.field_errors().items()]
         return HttpResponse("\n".join(lines) + "\n", status=400, content_type="text/plain")
     filters = form.filters()
-    exports.audit_export_record(actor=request.user, fmt=fmt, filters=filters, via="web")
-    events = filters.apply(selectors.audit_events_visible_to(request.user))
-    response = StreamingHttpResponse(
-        exports.export_chunks(events, fmt), content_type=exports.FORMATS[fmt]
+    return exports.export_response(
+        actor=request.user,
+        events=selectors.audit_events_visible_to(request.user),
+        fmt=fmt,
+        filters=filters,
+        via="web",
     )
-    response["Content-Disposition"] = (
-        f'attachment; filename="{exports.export_filename(fmt, filters)}"'
-    )
-    response["Cache-Control"] = "no-store"
-    return response

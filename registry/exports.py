@@ -16,6 +16,7 @@ from typing import Any
 from django import forms
 from django.db import connections, transaction
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -310,6 +311,19 @@ def export_filename(fmt: str, filters: AuditFilters, moment: datetime | None = N
 
 
 # --- audited actions -----------------------------------------------------------------------
+
+
+def export_response(
+    *, actor, events: QuerySet[AuditEvent], fmt: str, filters: AuditFilters, via: str
+) -> StreamingHttpResponse:
+    """Record the export, then stream ``events`` as a download (the web page and the API)."""
+    audit_export_record(actor=actor, fmt=fmt, filters=filters, via=via)
+    response = StreamingHttpResponse(
+        export_chunks(filters.apply(events), fmt), content_type=FORMATS[fmt]
+    )
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(fmt, filters)}"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def audit_export_record(*, actor, fmt: str, filters: AuditFilters, via: str) -> AuditEvent:

@@ -53,11 +53,6 @@ def production_at(model: RegisteredModel, moment: datetime) -> TimelineEntry | N
     return None
 
 
-def signoffs_of(version: ModelVersion) -> QuerySet[SignOff]:
-    """A version's sign-offs, newest first."""
-    return version.signoffs.select_related("user").order_by("-signed_at", "-pk")
-
-
 # --- pages ---------------------------------------------------------------------------------
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -137,13 +136,10 @@ class AuditExportView(APIView):
         if fmt not in exports.FORMATS:
             raise InvalidInput.for_field("format", "Choose csv or jsonl.")
         filters = _filter_form(request).filters()
-        exports.audit_export_record(actor=request.user, fmt=fmt, filters=filters, via="api")
-        events = filters.apply(selectors.audit_events_visible_to(request.user))
-        response = StreamingHttpResponse(
-            exports.export_chunks(events, fmt), content_type=exports.FORMATS[fmt]
+        return exports.export_response(
+            actor=request.user,
+            events=selectors.audit_events_visible_to(request.user),
+            fmt=fmt,
+            filters=filters,
+            via="api",
         )
-        response["Content-Disposition"] = (
-            f'attachment; filename="{exports.export_filename(fmt, filters)}"'
-        )
-        response["Cache-Control"] = "no-store"
-        return response
