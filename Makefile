@@ -2,20 +2,42 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock 2>/dev/null | cksum | cut -d' ' -f1)
+# requirements.lock: what production installs; requirements-test.lock: that plus the test tools.
+# Both pin every package with its sha256 hashes (`make lock` writes them from pyproject.toml).
+LOCKS := requirements.lock requirements-test.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCKS) 2>/dev/null | cksum | cut -d' ' -f1)
+# Lock and audit tools live in their own venv, apart from the app they check.
+TOOLS ?= .venv-tools
+LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--custom-compile-command "make lock" --quiet
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gatehouse
 
-.PHONY: run test test-sqlite test-postgres test-browser lint services bench install install-test
+.PHONY: run test test-sqlite test-postgres test-browser lint services bench install lock audit
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): $(VENV)/bin/python pyproject.toml requirements.lock
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[test]'
+$(STAMP): $(VENV)/bin/python pyproject.toml $(LOCKS)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-test.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 install: $(STAMP)
+
+$(TOOLS)/bin/python:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==0.13.9 pip-audit==2.10.1
+
+## lock: re-resolve both hashed locks from pyproject.toml (keeps pinned versions that still fit)
+lock: $(TOOLS)/bin/python
+	$(TOOLS)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
+	$(TOOLS)/bin/uv pip compile pyproject.toml --extra test -c requirements.lock $(LOCK_FLAGS) -o requirements-test.lock
+
+## audit: pip-audit both locks; exits 2 and says so when packages could not be checked
+audit: $(TOOLS)/bin/python
+	$(TOOLS)/bin/python scripts/audit.py requirements.lock requirements-test.lock --pip-audit $(TOOLS)/bin/pip-audit
 
 ## run: install, migrate, load demo data, serve http://127.0.0.1:8000 with a Celery worker
 run: install
