@@ -411,7 +411,9 @@ def _check_head(audit: dict[str, Any], out: Verification) -> None:
     ):
         out.fail(MANIFEST, f"altered: the chain head is not a seq and a sha256 ({_short(head)})")
     elif seq != audit.get("upto_seq") or seq < (last.get("seq") or 0):
-        out.fail(MANIFEST, f"altered: the chain head #{seq} is not where the bundle's events end")
+        out.fail(
+            MANIFEST, f"altered: the chain head #{seq} is not where the events were read up to"
+        )
     else:
         out.head = f"{seq}:{digest}"
         out.checked.append(
