@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -119,3 +119,18 @@ def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
         filters=filters,
         via="web",
     )
+
+
+@login_required
+@require_GET
+def audit_head(request: HttpRequest) -> JsonResponse:
+    """The chain head as a JSON file to keep (auditors and admins): ``audit_verify --anchor``
+    later fails if the chain no longer holds it."""
+    if not exports.can_export(request.user):
+        raise PermissionDenied("Only auditors and admins read the chain head.")
+    anchor = exports.chain_anchor()
+    response = JsonResponse(anchor.as_dict())
+    filename = f"audit-head-{anchor.seq}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -4,6 +4,7 @@ export and verification services."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from .audit import audit_record, audit_verify, iter_event_rows
-from .audit_chain import HASHED_FIELDS, ChainReport
+from .audit_chain import GENESIS_HASH, HASHED_FIELDS, ChainReport, canonical_json, format_time
 from .models import AuditChainHead, AuditEvent
 from .roles import has_capability
 
@@ -242,6 +243,20 @@ def chain_head() -> AuditChainHead:
 
 _NEEDS_QUOTES = re.compile(r'[",\r\n]')
 _HEADER = ",".join(EXPORT_COLUMNS) + "\n"
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV
+# injection"); the quote itself is in the set so that the guard can always be undone.
+CSV_GUARDED_LEADS = frozenset("=+-@\t\r\n'")
+
+
+def csv_guard(value: str) -> str:
+    """The cell as written: one extra leading ``'`` when it begins with a character in
+    CSV_GUARDED_LEADS, so no spreadsheet runs it. ``csv_unguard`` reverses it exactly."""
+    return "'" + value if value[:1] in CSV_GUARDED_LEADS else value
+
+
+def csv_unguard(cell: str) -> str:
+    """The value a guarded cell stands for (what ``tools/verify_bundle.py`` does too)."""
+    return cell[1:] if cell[:1] == "'" else cell
 
 
 def _cell(value: str) -> str:
@@ -250,12 +265,17 @@ def _cell(value: str) -> str:
 
 
 def csv_line(row: tuple) -> str:
-    """One event row (``iter_event_rows``) as a CSV line; the payload is its JSON text."""
+    """One event row (``iter_event_rows``) as a CSV line; the payload is its JSON text.
+    Every text cell passes through ``csv_guard``, then is quoted where CSV needs it."""
     seq, created, actor, action, otype, oid, model, payload, prev, digest = row
-    plain = (created, actor, action, otype, oid, model)
-    if _NEEDS_QUOTES.search("".join((*plain, prev, digest))):  # rare: quote cell by cell
-        created, actor, action, otype, oid, model = map(_cell, plain)
-        prev, digest = _cell(prev), _cell(digest)
+    plain = (created, actor, action, otype, oid, model, prev, digest)
+    firsts = (created[:1], actor[:1], action[:1], otype[:1], oid[:1], model[:1], payload[:1])
+    if not CSV_GUARDED_LEADS.isdisjoint((*firsts, prev[:1], digest[:1])):  # rare
+        created, actor, action, otype, oid, model, prev, digest = map(csv_guard, plain)
+        payload = csv_guard(payload)
+        plain = (created, actor, action, otype, oid, model, prev, digest)
+    if _NEEDS_QUOTES.search("".join(plain)):  # rare: quote cell by cell
+        created, actor, action, otype, oid, model, prev, digest = map(_cell, plain)
     return (
         f"{seq},{created},{actor},{action},{otype},{oid},{model},{_cell(payload)},{prev},{digest}\n"
     )
@@ -372,3 +392,101 @@ def audit_chain_verify(*, actor) -> Verification:
             },
         )
     return Verification(report, seconds)
+
+
+# --- anchors: what an auditor keeps to notice a truncated or restored chain ----------------
+
+_ANCHOR_TEXT = re.compile(r"^(\d+):([0-9a-f]{64})$")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A point of the chain kept outside Gatehouse: event ``seq`` had ``hash`` (at ``at``)."""
+
+    seq: int
+    hash: str
+    at: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash, "at": self.at}
+
+    def line(self) -> str:
+        """The anchor as one JSON line (what ``audit_head`` prints)."""
+        return canonical_json(self.as_dict())
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.hash[:16]}…" + (f" of {self.at}" if self.at else "")
+
+
+def chain_anchor() -> Anchor:
+    """The head of the chain now: the last event's seq, hash and time."""
+    head = chain_head()
+    at = AuditEvent.objects.filter(seq=head.seq).values_list("created_at", flat=True).first()
+    return Anchor(head.seq, head.hash, format_time(at) if at else None)
+
+
+def anchor_parse(text: str) -> Anchor:
+    """``SEQ:HASH`` as given on a command line."""
+    match = _ANCHOR_TEXT.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not SEQ:HASH (a number, a colon, 64 hex digits)")
+    return Anchor(int(match[1]), match[2])
+
+
+def _anchor_from(value: Any) -> Anchor:
+    if isinstance(value, dict) and isinstance(value.get("audit"), dict):
+        value = value["audit"].get("head")  # a bundle's manifest.json
+    if not isinstance(value, dict):
+        raise ValueError("not an anchor object")
+    seq, digest, at = value.get("seq"), value.get("hash"), value.get("at")
+    if type(seq) is not int or seq < 0 or not isinstance(digest, str):
+        raise ValueError("an anchor needs an integer seq and a hash")
+    if not _ANCHOR_TEXT.match(f"{seq}:{digest}"):
+        raise ValueError(f"hash {digest!r} is not 64 lowercase hex digits")
+    return Anchor(seq, digest, at if isinstance(at, str) else None)
+
+
+def anchors_read(text: str) -> list[Anchor]:
+    """Anchors from a file: JSON lines as ``audit_head`` prints them, or a bundle's
+    ``manifest.json`` (its ``audit.head``)."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None  # not one JSON document: JSON lines
+    if document is not None:
+        return [_anchor_from(document)]
+    anchors = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            anchors.append(_anchor_from(json.loads(line)))
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {exc}") from exc
+    if not anchors:
+        raise ValueError("no anchor in it")
+    return anchors
+
+
+def anchor_problems(anchors: list[Anchor]) -> list[str]:
+    """For each anchor the stored chain no longer holds, why: the event is gone (the chain
+    was truncated, e.g. restored from an older backup) or has another hash (rewritten)."""
+    stored = dict(
+        AuditEvent.objects.filter(seq__in={a.seq for a in anchors}).values_list("seq", "hash")
+    )
+    stored[0] = GENESIS_HASH
+    head = chain_head()
+    problems = []
+    for anchor in anchors:
+        found = stored.get(anchor.seq)
+        if found is None:
+            problems.append(
+                f"anchor {anchor}: the stored chain ends at #{head.seq}, before the anchor. "
+                "It was truncated, or restored from a backup older than the anchor."
+            )
+        elif found != anchor.hash:
+            problems.append(
+                f"anchor {anchor}: event #{anchor.seq} now has hash {found[:16]}…. The chain "
+                "was rewritten from there on (restored from an older backup and written again?)."
+            )
+    return problems

@@ -4,12 +4,14 @@ writes its audit event in that same transaction."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from typing import IO, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -371,6 +373,27 @@ def token_revoke(*, actor, token: ApiToken) -> ApiToken:
     return token
 
 
+# Account names and team slugs start with a letter, digit or underscore: a leading
+# = + - @ is read as a formula by spreadsheets that open an audit export.
+_PLAIN_START = re.compile(r"[A-Za-z0-9_]")
+_account_name_validator = ASCIIUsernameValidator()
+
+
+def _account_name_check(name: str) -> None:
+    """A CI account name is a plain ASCII Django username that starts like a word."""
+    limit = get_user_model()._meta.get_field("username").max_length
+    message = (
+        f"Use at most {limit} letters, digits and @ . + - _ (ASCII), starting with a letter, "
+        "digit or underscore."
+    )
+    try:
+        _account_name_validator(name)
+    except ValidationError as exc:
+        raise InvalidInput.for_field("name", message) from exc
+    if len(name) > limit or not _PLAIN_START.match(name):
+        raise InvalidInput.for_field("name", message)
+
+
 def ci_account_create(
     *,
     actor,
@@ -380,6 +403,7 @@ def ci_account_create(
     description: str = "",
 ) -> IssuedToken:
     """Create a CI service account with one scoped token; returns the token's secret once."""
+    _account_name_check(name)
     if not (models or teams):
         raise InvalidInput.for_field("scope", "Give at least one model or team.")
     user_model = get_user_model()
@@ -425,6 +449,8 @@ def team_create(*, actor, slug: str, name: str) -> Team:
     """Create a team; admins only."""
     if actor is not None and Role.ADMIN not in roles_of(actor):
         raise NotAllowed("Only admins create teams.")
+    if not _PLAIN_START.match(slug):
+        raise InvalidInput.for_field("slug", "Start with a letter, digit or underscore.")
     team = Team(slug=slug, name=name)
     validate_instance(team)
     with transaction.atomic():

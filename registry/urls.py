@@ -18,6 +18,7 @@ urlpatterns = [
 urlpatterns += [
     path("audit/", audit_views.audit_log, name="audit-log"),
     path("audit/verify/", audit_views.audit_verify_now, name="audit-verify"),
+    path("audit/head.json", audit_views.audit_head, name="audit-head"),
     path("audit/export.csv", audit_views.audit_export, {"fmt": "csv"}, name="audit-export-csv"),
     path(
         "audit/export.jsonl",

@@ -42,8 +42,8 @@ from registry.api.audit import IgnoreClientFormat
 from registry.audit import actor_label, audit_record
 from registry.audit_chain import HASHED_FIELDS, canonical_json, format_time
 from registry.errors import NotAllowed, NotFound
-from registry.exports import can_export, export_chunks
-from registry.models import AuditChainHead, AuditEvent, ModelVersion, VersionStatus
+from registry.exports import can_export, chain_anchor, export_chunks
+from registry.models import AuditEvent, ModelVersion, VersionStatus
 from registry.selectors import version_for_user
 
 from . import gates, selectors
@@ -366,7 +366,10 @@ def bundle_build(*, version: ModelVersion, actor, now: datetime | None = None) -
     moment = now or timezone.now()
     model = version.model
     # Events are append-only: everything up to today's head reads the same in every pass.
-    upto = AuditChainHead.objects.get(pk=1).seq
+    # The head is also written into the manifest, so an auditor can later check that the
+    # live chain still holds it (``audit_verify --anchor manifest.json``).
+    head = chain_anchor()
+    upto = head.seq
     events = AuditEvent.objects.filter(model_name=model.name, seq__lte=upto)
     ends = events.values("seq", "prev_hash", "hash")
     first, last = ends.order_by("seq").first(), ends.order_by("-seq").first()
@@ -406,6 +409,7 @@ def bundle_build(*, version: ModelVersion, actor, now: datetime | None = None) -
             "model": model.name,
             "events": count,
             "upto_seq": upto,
+            "head": head.as_dict(),
             "first": {"seq": first["seq"], "hash": first["hash"]} if first else None,
             "last": {"seq": last["seq"], "hash": last["hash"]} if last else None,
             "range_prev_hash": first["prev_hash"] if first else None,

@@ -10,13 +10,19 @@ together). It checks that
 - every file matches the sha256 and size in ``manifest.json``, no file is missing or
   extra, and the manifest itself is unaltered (its own ``manifest_sha256``);
 - every audit event in ``audit/events.jsonl`` (the canonical copy) hashes to its ``hash``,
-  ``audit/events.csv`` holds the same events field for field, and every event belongs to
-  the bundle's model;
+  ``audit/events.csv`` holds the same events field for field (a CSV cell that begins with
+  ``'`` stands for its text without that one quote: the export adds it before any value that
+  begins with ``=``, ``+``, ``-``, ``@``, tab, CR, LF or ``'`` so spreadsheets do not read a
+  formula), and every event belongs to the bundle's model;
 - ``audit/chain.jsonl`` is one unbroken run of the chain from the first to the last included
   event (each ``prev_hash`` is the previous ``hash``), starts from the manifest's anchors,
   and holds every included event with the same hashes;
 - each report's result matches its ``result_sha256`` and each plot the sha256 its report
   recorded.
+
+It prints the chain head the manifest recorded at build time (``audit.head``): the live
+chain must still hold it (``manage.py audit_verify --expect-head SEQ:HASH``), or it was
+truncated or rewritten since, e.g. by restoring an older backup.
 
 Each finding names the file, or the event's sequence number and field when that can be
 told. Exit status: 0 intact, 1 altered, 2 unreadable arguments.
@@ -53,6 +59,10 @@ EVENT_COLUMNS = (
     "hash",
 )
 HASHED_FIELDS = EVENT_COLUMNS[:-1]
+# The CSV guard against formulas (registry/exports.py): a cell whose value begins with one
+# of these characters is written with one extra leading "'", so a cell that begins with
+# "'" stands for its text without that quote, and any other guarded start is an alteration.
+CSV_GUARDED_LEADS = frozenset("=+-@\t\r\n'")
 
 
 def canonical_json(value: Any) -> str:
@@ -99,6 +109,7 @@ class Verification:
     findings: list[Finding] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     manifest_sha256: str = ""
+    head: str = ""  # SEQ:HASH of the chain head when the bundle was built
 
     @property
     def ok(self) -> bool:
@@ -186,6 +197,11 @@ def _events_jsonl(data: bytes, out: Verification) -> list[dict[str, Any]]:
     return events
 
 
+def csv_unguard(cell: str) -> str:
+    """The value a guarded CSV cell stands for: without the one leading ``'`` added."""
+    return cell[1:] if cell[:1] == "'" else cell
+
+
 def _events_csv(data: bytes, out: Verification) -> list[dict[str, Any]]:
     try:
         reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
@@ -203,7 +219,10 @@ def _events_csv(data: bytes, out: Verification) -> list[dict[str, Any]]:
         if len(row) != len(EVENT_COLUMNS):
             out.fail(where, f"altered: {len(row)} cells instead of {len(EVENT_COLUMNS)}")
             continue
-        event: dict[str, Any] = dict(zip(EVENT_COLUMNS, row, strict=True))
+        for name, cell in zip(EVENT_COLUMNS, row, strict=True):
+            if cell[:1] in CSV_GUARDED_LEADS and cell[:1] != "'":
+                out.fail(where, f"altered: field '{name}' begins with {cell[:1]!r} unguarded")
+        event: dict[str, Any] = dict(zip(EVENT_COLUMNS, map(csv_unguard, row), strict=True))
         try:
             event["seq"] = int(event["seq"])
         except ValueError:
@@ -375,6 +394,34 @@ def _check_chain(
     )
 
 
+def _check_head(audit: dict[str, Any], out: Verification) -> None:
+    """The chain head when the bundle was built: keep it to check the live chain later."""
+    head = audit.get("head")
+    if head is None:
+        out.checked.append("no chain head recorded (a bundle from before heads were kept)")
+        return
+    seq = head.get("seq") if isinstance(head, dict) else None
+    digest = head.get("hash") if isinstance(head, dict) else None
+    last = audit.get("last") if isinstance(audit.get("last"), dict) else {}
+    if (
+        type(seq) is not int
+        or not isinstance(digest, str)
+        or len(digest) != 64
+        or any(c not in "0123456789abcdef" for c in digest)
+    ):
+        out.fail(MANIFEST, f"altered: the chain head is not a seq and a sha256 ({_short(head)})")
+    elif seq != audit.get("upto_seq") or seq < (last.get("seq") or 0):
+        out.fail(
+            MANIFEST, f"altered: the chain head #{seq} is not where the events were read up to"
+        )
+    else:
+        out.head = f"{seq}:{digest}"
+        out.checked.append(
+            f"chain head when built: #{seq} {digest} at {head.get('at')}; the live chain must "
+            f"still hold it: manage.py audit_verify --expect-head {seq}:{digest}"
+        )
+
+
 def _check_reports(contents: dict[str, bytes], out: Verification) -> None:
     count = 0
     for path, data in sorted(contents.items()):
@@ -421,6 +468,7 @@ def verify_bundle(
             out.fail(name, "missing from the zip")
     _check_events(jsonl, rows, audit, out, hash_event)
     _check_chain(_jsonl(contents.get(CHAIN, b""), CHAIN, out), jsonl, audit, out)
+    _check_head(audit, out)
     _check_reports(contents, out)
     return out
 

@@ -143,3 +143,27 @@ class AuditExportView(APIView):
             filters=filters,
             via="api",
         )
+
+
+class AuditHeadOutput(serializers.Serializer):
+    """Where the chain ends: keep it outside Gatehouse, check it later with
+    ``audit_verify --expect-head SEQ:HASH``."""
+
+    seq = serializers.IntegerField()
+    hash = serializers.CharField()
+    at = serializers.CharField(allow_null=True, help_text="Time of event `seq` (UTC)")
+
+
+class AuditHeadView(APIView):
+    """The head of the audit chain now (auditors and admins), as an anchor to keep."""
+
+    @extend_schema(
+        responses={
+            200: AuditHeadOutput,
+            403: OpenApiResponse(description="Only auditors and admins read the head"),
+        }
+    )
+    def get(self, request):
+        if not exports.can_export(request.user):
+            raise NotAllowed("Only auditors and admins read the chain head.")
+        return Response(AuditHeadOutput(exports.chain_anchor().as_dict()).data)

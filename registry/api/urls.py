@@ -23,4 +23,5 @@ urlpatterns = [
 urlpatterns += [
     path("audit/events/", audit.AuditEventListView.as_view(), name="audit-events"),
     path("audit/export/", audit.AuditExportView.as_view(), name="audit-export"),
+    path("audit/head/", audit.AuditHeadView.as_view(), name="audit-head"),
 ]

