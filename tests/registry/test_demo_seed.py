@@ -43,6 +43,7 @@ def refused(match: str) -> None:
 
 
 def test_refused_when_the_database_has_someone_elses_users(db, demo_settings, tmp_path):
+    demo_settings.DEBUG = True  # even on a developer's database
     get_user_model().objects.create_user(username="alice", password="x" * 20)
 
     refused(r"did not create \(user 'alice'\)")
@@ -51,7 +52,8 @@ def test_refused_when_the_database_has_someone_elses_users(db, demo_settings, tm
 
 
 def test_refused_when_the_database_has_someone_elses_team_and_model(db, demo_settings):
-    """Even with only demo user names and this folder's passwords file."""
+    """Even with only demo user names and this folder's passwords file, and DEBUG on."""
+    demo_settings.DEBUG = True
     fraud = services.team_create(actor=None, slug="fraud", name="Fraud")
     engineer = make_user("mlengineer", [Role.ML_ENGINEER], [fraud])
     services.model_create(actor=engineer, name="churn", title="Churn", owner_team=fraud)
@@ -62,6 +64,7 @@ def test_refused_when_the_database_has_someone_elses_team_and_model(db, demo_set
 
 def test_refused_when_demo_names_exist_without_this_folders_demo_passwords(db, demo_settings):
     """A real account called "admin" is not the demo's: no demo-users.txt created it here."""
+    demo_settings.DEBUG = True
     get_user_model().objects.create_superuser(username="admin", password="x" * 20)
 
     refused("no demo-users.txt")
