@@ -85,7 +85,9 @@ def exception_handler(exc, context):
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, SuspiciousOperation):
-        # Too big a body, too many fields: Django's 400, in the API's shape.
+        # Too big a body, too many fields: Django's 400, in the API's shape, logged where
+        # Django logs it (django.security.<name>).
+        logging.getLogger(f"django.security.{type(exc).__name__}").error(str(exc))
         set_rollback()
         return Response(error_body("Bad request.", "bad_request"), status=400)
     response = drf_exception_handler(exc, context)

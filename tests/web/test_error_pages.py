@@ -124,15 +124,17 @@ def test_an_unknown_api_url_is_a_json_404(db):
     assert response.json() == {"detail": "Not found.", "code": "not_found", "errors": {}}
 
 
-def test_too_many_fields_on_the_api_is_a_json_400(db, engineer, settings):
+def test_too_many_fields_on_the_api_is_a_json_400(db, engineer, settings, caplog):
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
     api = client()
     api.force_login(engineer)
 
-    response = api.post("/api/v1/boom/", {f"f{i}": "x" for i in range(10)})
+    with caplog.at_level(logging.ERROR, logger="django.security"):
+        response = api.post("/api/v1/boom/", {f"f{i}": "x" for i in range(10)})
 
     assert response.status_code == 400
     assert response.json() == {"detail": "Bad request.", "code": "bad_request", "errors": {}}
+    assert "django.security.TooManyFieldsSent" in {r.name for r in caplog.records}
 
 
 def test_too_big_a_body_on_a_plain_api_url_is_a_json_400(db, settings):
