@@ -40,11 +40,14 @@ audit: $(TOOLS)/bin/python
 	$(TOOLS)/bin/python scripts/audit.py requirements.lock requirements-test.lock --pip-audit $(TOOLS)/bin/pip-audit
 
 ## run: install, migrate, load demo data, serve http://127.0.0.1:8000 with a Celery worker
+# DEBUG stays off: a failing page shows the friendly error page, never settings or tracebacks.
+# Another address: make run GATEHOUSE_ADDRPORT=127.0.0.1:8011
+GATEHOUSE_ADDRPORT ?= 127.0.0.1:8000
 run: install
 	@bash scripts/system-deps.sh
-	GATEHOUSE_DEMO=1 DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input
-	GATEHOUSE_DEMO=1 DJANGO_DEBUG=1 $(PY) manage.py demo_seed
-	GATEHOUSE_DEMO=1 DJANGO_DEBUG=1 $(PY) manage.py serve
+	GATEHOUSE_DEMO=1 $(PY) manage.py migrate --no-input
+	GATEHOUSE_DEMO=1 $(PY) manage.py demo_seed
+	GATEHOUSE_DEMO=1 $(PY) manage.py serve $(GATEHOUSE_ADDRPORT)
 
 ## test: every suite, on SQLite and again on PostgreSQL, with real Redis and browser
 test: install services

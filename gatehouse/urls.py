@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+# Swagger UI's page is the sidecar's template: its script is served from its own URL (the
+# split view), but the template keeps a small inline <style>, allowed on this page only.
+api_docs = csp_update({"style-src": [UNSAFE_INLINE]})(
+    SpectacularSwaggerSplitView.as_view(url_name="schema")
+)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
     path("api/v1/", include("gatehouse.api_urls")),
     path("", include("explain.urls")),
     path("", include("registry.urls")),
     path("", include("reviews.urls")),
 ]
+
+handler400 = "gatehouse.views.bad_request"
+handler403 = "gatehouse.views.permission_denied"
+handler404 = "gatehouse.views.page_not_found"
+handler500 = "gatehouse.views.server_error"

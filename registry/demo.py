@@ -14,12 +14,13 @@ import hashlib
 import io
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 
 from . import services
 from .models import RegisteredModel, ServiceAccount, Team
@@ -180,6 +181,72 @@ def demo_users() -> dict[str, str]:
     path.write_text("".join(f"{name}\t{pw}\n" for name, pw in users.items()))
     path.chmod(0o600)
     return users
+
+
+DEMO_MODELS = {"credit-default"}
+DEMO_TEAMS = {"credit-risk", "marketing"}
+LOCAL_BROKERS = ("filesystem://", "memory://")
+
+
+def embedded_setup() -> bool:
+    """Whether this is the laptop setup: SQLite inside the data folder and a broker in-process
+    or in a local folder, nothing another person could be relying on."""
+    if connection.vendor != "sqlite" or not settings.CELERY_BROKER_URL.startswith(LOCAL_BROKERS):
+        return False
+    if connection.is_in_memory_db():
+        return True
+    return Path(connection.settings_dict["NAME"]).resolve().is_relative_to(settings.DATA_DIR)
+
+
+def foreign_data() -> str:
+    """What in the database the demo did not create (empty when nothing): a user, team or
+    model outside the demo's, or any user while this data folder has no demo passwords file
+    (someone else's database, whatever the names)."""
+    users = get_user_model().objects.values_list("username", flat=True)
+    known = {name for name, _, _ in DEMO_USERS} | {"ci-credit"}
+    found = [
+        *(f"user {u!r}" for u in users.exclude(username__in=known)[:3]),
+        *(
+            f"team {t!r}"
+            for t in Team.objects.exclude(slug__in=DEMO_TEAMS).values_list("slug", flat=True)[:3]
+        ),
+        *(
+            f"model {m!r}"
+            for m in RegisteredModel.objects.exclude(name__in=DEMO_MODELS).values_list(
+                "name", flat=True
+            )[:3]
+        ),
+    ]
+    if not found and users.exists() and not _passwords_file().exists():
+        found.append(f"users, but no {_passwords_file().name} in {settings.DATA_DIR}")
+    return ", ".join(found)
+
+
+def seed_refusal() -> str:
+    """Why demo data may not be seeded here (empty when it may). The demo creates a superuser,
+    prints passwords and a token and writes the audit chain, so it needs all of: GATEHOUSE_DEMO=1,
+    no HTTPS production settings, DEBUG on or the embedded setup, and no one else's data."""
+    if not settings.DEMO_MODE:
+        return "Demo data is refused unless GATEHOUSE_DEMO=1 (never in production)."
+    if (
+        settings.SECURE_SSL_REDIRECT
+        or settings.SECURE_HSTS_SECONDS
+        or settings.SESSION_COOKIE_SECURE
+    ):
+        return (
+            "Demo data is refused: HTTPS production settings are on (DJANGO_SECURE_SSL_REDIRECT, "
+            "DJANGO_SECURE_HSTS_SECONDS or DJANGO_SECURE_COOKIES)."
+        )
+    if not settings.DEBUG and not embedded_setup():
+        return (
+            "Demo data is refused: DEBUG is off and this is not the embedded setup (SQLite in "
+            "GATEHOUSE_DATA_DIR and the folder broker), so it looks like production. Use the "
+            "embedded setup, or DJANGO_DEBUG=1 on a development database."
+        )
+    found = foreign_data()
+    if found:
+        return f"Demo data is refused: the database holds data the demo did not create ({found})."
+    return ""
 
 
 def seed(*, stdout=None) -> dict[str, str]:

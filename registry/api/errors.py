@@ -1,17 +1,46 @@
 """The one place domain errors and DRF errors become JSON 4xx responses.
 
-Every error body is ``{"detail": str, "code": str, "errors": {"dotted.field": [str]}}``.
+Every error body is ``{"detail": str, "code": str, "errors": {"dotted.field": [str]}}``,
+including the 500 of an unexpected exception, which names a request id and nothing else.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
+from django.core.signals import got_request_exception
+from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from ..errors import DomainError
+
+logger = logging.getLogger("gatehouse.api")
+
+
+def error_body(detail: str, code: str) -> dict[str, Any]:
+    """The error shape with no field errors."""
+    return {"detail": detail, "code": code, "errors": {}}
+
+
+def json_error(body: dict[str, Any], status_code: int) -> JsonResponse:
+    """A plain Django JSON error response, for errors raised outside DRF views."""
+    return JsonResponse(body, status=status_code)
+
+
+def server_error_body(request_id: str) -> dict[str, Any]:
+    """What a client learns of an unexpected failure: that it happened, and its request id."""
+    return error_body(f"Internal server error (request id {request_id}).", "server_error")
+
+
+def new_request_id() -> str:
+    """A short id that ties a 500 answer to its logged traceback."""
+    return uuid.uuid4().hex[:16]
 
 
 def flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -55,11 +84,39 @@ def exception_handler(exc, context):
             {"detail": detail, "code": "invalid", "errors": errors},
             status=status.HTTP_400_BAD_REQUEST,
         )
+    if isinstance(exc, SuspiciousOperation):
+        # Too big a body, too many fields: Django's 400, in the API's shape, logged where
+        # Django logs it (django.security.<name>).
+        logging.getLogger(f"django.security.{type(exc).__name__}").error(str(exc))
+        set_rollback()
+        return Response(error_body("Bad request.", "bad_request"), status=400)
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+    if response is None:
+        return _server_error(exc, context)
+    if isinstance(response.data, dict) and "detail" in response.data:
         response.data = {
             "detail": str(response.data["detail"]),
             "code": getattr(response.data["detail"], "code", "error"),
             "errors": {},
         }
+    return response
+
+
+def _server_error(exc: Exception, context: dict[str, Any]) -> Response:
+    """An unexpected exception: the traceback goes to the log under a request id, the client
+    gets the JSON shape with that id and no internals."""
+    set_rollback()
+    request = context.get("request")
+    request_id = new_request_id()
+    logger.error(
+        "Unhandled API error, request id %s: %s %s",
+        request_id,
+        getattr(request, "method", "?"),
+        getattr(request, "path", "?"),
+        exc_info=exc,
+    )
+    # Tell Django's listeners (the test client, error reporters) as its own handler would.
+    got_request_exception.send(sender=None, request=getattr(request, "_request", request))
+    response = Response(server_error_body(request_id), status=500)
+    response["X-Request-ID"] = request_id
     return response

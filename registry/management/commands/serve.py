@@ -35,6 +35,8 @@ class Command(BaseCommand):
             "--without-gossip",
             "--without-mingle",
         ]
+        # runserver with DEBUG off (make run) serves no static files itself: WhiteNoise does,
+        # from the finders (WHITENOISE_USE_FINDERS), so no collectstatic is needed.
         web_cmd = [sys.executable, "manage.py", "runserver", options["addrport"], "--noreload"]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         worker = subprocess.Popen(worker_cmd, env=env)  # noqa: S603
