@@ -154,7 +154,7 @@ if GATEHOUSE_NUM_PROXIES < 0:
     raise ValueError("GATEHOUSE_NUM_PROXIES must be 0 or more")
 AUTHENTICATION_BACKENDS = [
     # Refuses any password check (login, token endpoint, e-signature) for a locked account.
-    "axes.backends.AxesStandaloneBackend",
+    "registry.accounts.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 # django-axes counts failures in the database (shared by every process) per account and,
@@ -276,5 +276,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The folder broker has no host name; kombu says so at every connection.
         "kombu.connection": {"level": "ERROR"},
+        # Failed logins are audit events; axes' own per-attempt lines are noise beside them.
+        "axes": {"level": "ERROR"},
     },
 }
