@@ -4,6 +4,7 @@ lands in the audit log."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
@@ -24,6 +25,7 @@ from .models import (
     ServiceAccount,
     Team,
 )
+from .views import LockoutMessageMixin
 
 # Form fields whose value never reaches the log: only that they were set.
 SECRET_FIELDS = frozenset({"password", "password1", "password2"})
@@ -130,6 +132,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class AdminLoginForm(LockoutMessageMixin, AdminAuthenticationForm):
+    """The admin's login form, saying when the account is locked."""
+
+
+admin.site.login_form = AdminLoginForm
 admin.site.unregister(get_user_model())
 admin.site.unregister(Group)
 

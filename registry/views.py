@@ -17,8 +17,8 @@ from .errors import DomainError
 from .models import ApiToken
 
 
-class LoginForm(AuthenticationForm):
-    """The login form; a locked account is told so, and for how long."""
+class LockoutMessageMixin:
+    """A login form that tells a locked account so, and for how long."""
 
     def clean(self):
         try:
@@ -29,6 +29,10 @@ class LoginForm(AuthenticationForm):
                 raise
             self.locked = accounts.locked_error(self.request, self.cleaned_data.get("username", ""))
             raise forms.ValidationError(self.locked.message, code="locked") from None
+
+
+class LoginForm(LockoutMessageMixin, AuthenticationForm):
+    """The login form."""
 
 
 class LoginView(auth_views.LoginView):

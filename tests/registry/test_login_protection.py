@@ -8,6 +8,7 @@ import json
 
 import pytest
 from axes.models import AccessAttempt
+from django.contrib.auth import get_user_model
 from django.core.cache import cache, caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import connection
@@ -187,3 +188,16 @@ def test_failures_and_throttles_count_where_every_process_sees_them(engineer):
         cursor.execute("SELECT COUNT(*) FROM gatehouse_cache")
         assert cursor.fetchone()[0] >= 1  # the throttle's history of this client
     assert AccessAttempt.objects.get(username="eng").failures_since_start == 1
+
+
+def test_the_admin_login_counts_and_says_locked_too(db):
+    get_user_model().objects.create_superuser("root", "root@example.org", PASSWORD)
+    client = Client()
+    for i in range(LIMIT):
+        client.post("/admin/login/", {"username": "root", "password": f"guess-{i}"})
+
+    response = client.post("/admin/login/", {"username": "root", "password": PASSWORD})
+
+    assert "temporarily locked" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert [e.payload["path"] for e in failure_events()] == ["/admin/login/"] * (LIMIT + 1)
