@@ -7,6 +7,7 @@ server (kombu's filesystem transport). Every variable is documented in README.md
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -186,6 +188,43 @@ PERMISSIONS_POLICY = {
     )
 }
 
+# --- Authentication: lockout, throttles and the shared cache they count in ----------------
+# Throttle counters live in a cache every process shares (web workers, Celery): a database
+# table by default (created by a registry migration), Redis when GATEHOUSE_CACHE_URL says so
+# (e.g. redis://127.0.0.1:6379/3). A per-process memory cache would count each worker apart.
+CACHES = {"default": env.cache_url("GATEHOUSE_CACHE_URL", default="dbcache://gatehouse_cache")}
+# How many reverse proxies stand in front of the app and append to X-Forwarded-For. 0 (the
+# default) trusts no header and takes the peer address; otherwise the N-th address from the
+# right is the client's, so a client cannot pick its own address by sending the header.
+GATEHOUSE_NUM_PROXIES = env.int("GATEHOUSE_NUM_PROXIES", default=0)
+if GATEHOUSE_NUM_PROXIES < 0:
+    raise ValueError("GATEHOUSE_NUM_PROXIES must be 0 or more")
+AUTHENTICATION_BACKENDS = [
+    # Refuses any password check (login, token endpoint, e-signature) for a locked account.
+    "registry.accounts.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes counts failures in the database (shared by every process) per account and,
+# separately, per client address; either reaching the limit locks for the cool-off time.
+AXES_FAILURE_LIMIT = env.int("GATEHOUSE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("GATEHOUSE_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A failure during the lockout does not extend it, so the message's "try again in" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Axes resolves the client address with the same rule as DRF's throttles (NUM_PROXIES), so
+# the lockout, the throttle and the audit log name the same address. (ipware's proxy count
+# expects the proxies themselves in the header, which a standard reverse proxy does not add.)
+AXES_CLIENT_IP_CALLABLE = "registry.accounts.client_ip"
+# Every surface answers a lockout itself (login form, API 429, sign-off error) and the audit
+# chain records it, so axes' response-rewriting middleware is not installed.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
+AXES_VERBOSE = False
+# Personal API tokens expire after this many days unless their owner picks another lifetime
+# (0: never). CI tokens never expire unless given a lifetime when issued.
+GATEHOUSE_TOKEN_DAYS = env.int("GATEHOUSE_TOKEN_DAYS", default=90)
+if GATEHOUSE_TOKEN_DAYS < 0:
+    raise ValueError("GATEHOUSE_TOKEN_DAYS must be 0 or more")
+
 # Uploads: the API refuses bodies over this many bytes with 413 before reading them.
 GATEHOUSE_MAX_UPLOAD_BYTES = env.int("GATEHOUSE_MAX_UPLOAD_MB", default=200) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -203,6 +242,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "registry.api.errors.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_RATES": {"auth": env.str("GATEHOUSE_AUTH_RATE", default="20/min")},
+    "NUM_PROXIES": GATEHOUSE_NUM_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -288,5 +328,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The folder broker has no host name; kombu says so at every connection.
         "kombu.connection": {"level": "ERROR"},
+        # Failed logins are audit events; axes' own per-attempt lines are noise beside them.
+        "axes": {"level": "ERROR"},
     },
 }

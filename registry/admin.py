@@ -1,9 +1,17 @@
-"""Django admin for every registry model; every admin write lands in the audit log."""
+"""Django admin for every registry model and for people and groups; every admin write
+lands in the audit log."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import FieldDoesNotExist
+from django.db import transaction
 
+from . import accounts
 from .audit import audit_record
 from .models import (
     KPI,
@@ -17,18 +25,53 @@ from .models import (
     ServiceAccount,
     Team,
 )
+from .views import LockoutMessageMixin
+
+# Form fields whose value never reaches the log: only that they were set.
+SECRET_FIELDS = frozenset({"password", "password1", "password2"})
 
 
 def _shown(obj, name: str):
     """A field's value as the audit log records it: text, or sorted names for relations."""
+    if name in SECRET_FIELDS:
+        return "(set)"
     field = obj._meta.get_field(name)
     if field.many_to_many:
         return sorted(str(related) for related in getattr(obj, name).all())
     return str(getattr(obj, name))
 
 
+def _form_field_shown(form, name: str):
+    """A changed form field as logged: the model's value, or the form's for a form-only one."""
+    try:
+        return _shown(form.instance, name)
+    except FieldDoesNotExist:
+        return str(form.cleaned_data.get(name))
+
+
 class AuditedAdmin(admin.ModelAdmin):
-    """Records each admin save and delete as an audit event in the same transaction."""
+    """Records each admin save and delete as an audit event in the same transaction.
+
+    The account signals (``registry.accounts``) stay quiet inside these saves, since this
+    event already says everything, and attribute what they still record (revoked tokens)
+    to the admin.
+    """
+
+    def changeform_view(self, request, *args, **kwargs):
+        with accounts.acting(request.user):
+            return super().changeform_view(request, *args, **kwargs)
+
+    def delete_view(self, request, *args, **kwargs):
+        with accounts.acting(request.user):
+            return super().delete_view(request, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):
+        with accounts.acting(request.user):  # bulk actions, e.g. delete selected
+            return super().changelist_view(request, *args, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        with accounts.recorded_elsewhere():
+            super().save_model(request, obj, form, change)
 
     def _model_name(self, obj) -> str:
         if isinstance(obj, RegisteredModel):
@@ -40,7 +83,8 @@ class AuditedAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         # After the object, its many-to-many fields and its inlines are saved, so the
         # event records what the change actually left behind.
-        super().save_related(request, form, formsets, change)
+        with accounts.recorded_elsewhere():
+            super().save_related(request, form, formsets, change)
         obj = form.instance
         inlines = []
         for formset in formsets:
@@ -55,7 +99,7 @@ class AuditedAdmin(admin.ModelAdmin):
             action=f"admin.{obj._meta.model_name}.{'changed' if change else 'added'}",
             obj=obj,
             model_name=self._model_name(obj),
-            payload={"fields": {name: _shown(obj, name) for name in form.changed_data}}
+            payload={"fields": {name: _form_field_shown(form, name) for name in form.changed_data}}
             | ({"inlines": inlines} if inlines else {}),
         )
 
@@ -67,7 +111,8 @@ class AuditedAdmin(admin.ModelAdmin):
             model_name=self._model_name(obj),
             payload={"repr": str(obj)},
         )
-        super().delete_model(request, obj)
+        with accounts.recorded_elsewhere():
+            super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
@@ -85,6 +130,31 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class AdminLoginForm(LockoutMessageMixin, AdminAuthenticationForm):
+    """The admin's login form, saying when the account is locked."""
+
+
+admin.site.login_form = AdminLoginForm
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+
+
+@admin.register(get_user_model())
+class AuditedUserAdmin(AuditedAdmin, UserAdmin):
+    """People: every save (privileges, groups, permissions) and password reset is audited."""
+
+    def user_change_password(self, request, id, form_url=""):
+        # The reset, its audit event (user.password_changed, by this admin) and the
+        # revocation of the person's tokens commit together or not at all.
+        with transaction.atomic(), accounts.acting(request.user):
+            return super().user_change_password(request, id, form_url)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
+    """Groups are roles: a rename or a permission change is audited."""
 
 
 @admin.register(Team)

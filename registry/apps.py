@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class RegistryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "registry"
+
+    def ready(self) -> None:
+        from . import accounts
+
+        accounts.connect()

@@ -43,3 +43,16 @@ class Conflict(DomainError):
 class TooLarge(DomainError):
     status_code = 413
     code = "too_large"
+
+
+class Locked(DomainError):
+    """Too many failed password attempts; ``retry_after`` is the wait in seconds."""
+
+    status_code = 429
+    code = "locked"
+
+    def __init__(
+        self, message: str, *, retry_after: int, errors: dict[str, list[str]] | None = None
+    ) -> None:
+        super().__init__(message, errors=errors)
+        self.retry_after = retry_after

@@ -7,8 +7,10 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import IO, Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.validators import ASCIIUsernameValidator
@@ -18,7 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import evaluation, model_files, permissions
+from . import accounts, evaluation, model_files, permissions
 from .audit import audit_record
 from .audit_chain import canonical_json
 from .errors import Conflict, InvalidInput, NotAllowed
@@ -323,12 +325,19 @@ def token_issue(
     name: str,
     models: list[RegisteredModel] | tuple = (),
     teams: list[Team] | tuple = (),
+    days: int | None = None,
 ) -> IssuedToken:
-    """Issue an API token for ``user``; CI tokens carry a scope of models and teams."""
+    """Issue an API token for ``user``; CI tokens carry a scope of models and teams.
+
+    ``days`` is the lifetime. Personal tokens default to GATEHOUSE_TOKEN_DAYS and may not
+    outlive it; CI tokens never expire unless given one.
+    """
     if actor is not None and actor != user and Role.ADMIN not in roles_of(actor):
         raise NotAllowed("Only admins issue tokens for other accounts.")
-    if permissions.is_service_account(user) and not (models or teams):
+    is_ci = permissions.is_service_account(user)
+    if is_ci and not (models or teams):
         raise InvalidInput.for_field("scope", "A CI token needs at least one model or team.")
+    expires_at = _token_expiry(days, personal=not is_ci)
     secret = _new_token_secret()
     with transaction.atomic():
         token = ApiToken.objects.create(
@@ -336,6 +345,7 @@ def token_issue(
             name=name,
             prefix=secret[:10],
             key_sha256=hashlib.sha256(secret.encode()).hexdigest(),
+            expires_at=expires_at,
         )
         token.scope_models.set(models)
         token.scope_teams.set(teams)
@@ -349,9 +359,21 @@ def token_issue(
                 "prefix": token.prefix,
                 "models": sorted(m.name for m in models),
                 "teams": sorted(t.slug for t in teams),
+                "expires_at": expires_at,
             },
         )
     return IssuedToken(token, secret)
+
+
+def _token_expiry(days: int | None, *, personal: bool) -> datetime | None:
+    """When a new token expires: ``days`` from now, the personal default, or never."""
+    limit = settings.GATEHOUSE_TOKEN_DAYS if personal else 0
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+        raise InvalidInput.for_field("days", "A lifetime is a whole number of days, at least 1.")
+    if days is not None and limit and days > limit:
+        raise InvalidInput.for_field("days", f"Personal tokens live at most {limit} days.")
+    days = days or limit
+    return timezone.now() + timedelta(days=days) if days else None
 
 
 def token_revoke(*, actor, token: ApiToken) -> ApiToken:
@@ -412,7 +434,8 @@ def ci_account_create(
             raise Conflict.for_field("name", f"An account named {name!r} already exists.")
         user = user_model(username=name)
         user.set_unusable_password()
-        user.save()
+        with accounts.recorded_elsewhere():  # ci_account.created below says it
+            user.save()
         account = ServiceAccount.objects.create(user=user, description=description)
         audit_record(
             actor=actor,
@@ -465,9 +488,10 @@ def user_assign_roles(*, actor, user, roles: list[str], teams: list[Team] | tupl
     """Set a person's roles (groups) and add them to teams; used by admins and the demo."""
     with transaction.atomic():
         groups = list(Group.objects.filter(name__in=roles))
-        user.groups.set(groups)
-        for team in teams:
-            team.members.add(user)
+        with accounts.recorded_elsewhere():  # user.roles_assigned below says it all
+            user.groups.set(groups)
+            for team in teams:
+                team.members.add(user)
         audit_record(
             actor=actor,
             action="user.roles_assigned",

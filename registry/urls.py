@@ -7,7 +7,7 @@ from . import audit_views, views
 
 urlpatterns = [
     path("models/", views.model_list, name="model-list"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path("profile/tokens/", views.token_create, name="token-create"),

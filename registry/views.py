@@ -2,15 +2,68 @@
 
 from __future__ import annotations
 
+from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
+from . import accounts, selectors, services
 from .errors import DomainError
 from .models import ApiToken
+
+
+class LockoutMessageMixin:
+    """A login form that tells a locked account so, and for how long."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            # The axes backend refused the attempt, or this failure reached the limit.
+            if not getattr(self.request, "axes_locked_out", False):
+                raise
+            self.locked = accounts.locked_error(self.request, self.cleaned_data.get("username", ""))
+            raise forms.ValidationError(self.locked.message, code="locked") from None
+
+
+class LoginForm(LockoutMessageMixin, AuthenticationForm):
+    """The login form."""
+
+
+class LoginView(auth_views.LoginView):
+    """Log in; a locked-out attempt answers 429 with Retry-After."""
+
+    authentication_form = LoginForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        locked = getattr(form, "locked", None)
+        if locked is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(locked.retry_after)
+        return response
+
+
+# Lifetimes offered on the profile page, capped by GATEHOUSE_TOKEN_DAYS when it is set.
+TOKEN_DAY_CHOICES = (7, 30, 90, 180, 365)
+
+
+def _token_context(request: HttpRequest, **extra) -> dict:
+    limit = settings.GATEHOUSE_TOKEN_DAYS
+    choices = [d for d in TOKEN_DAY_CHOICES if not limit or d <= limit]
+    if limit and limit not in choices:
+        choices.append(limit)
+    return {
+        "tokens": ApiToken.objects.filter(user=request.user),
+        "day_choices": choices,
+        "default_days": limit,
+        **extra,
+    }
 
 
 @login_required
@@ -23,8 +76,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     """The user's roles, teams and personal API tokens."""
-    tokens = ApiToken.objects.filter(user=request.user)
-    return render(request, "registry/profile.html", {"tokens": tokens})
+    return render(request, "registry/profile.html", _token_context(request))
 
 
 @login_required
@@ -32,12 +84,22 @@ def profile(request: HttpRequest) -> HttpResponse:
 def token_create(request: HttpRequest) -> HttpResponse:
     """Issue a personal token and show its secret once."""
     name = request.POST.get("name", "").strip() or "Personal token"
-    issued = services.token_issue(actor=request.user, user=request.user, name=name[:200])
-    tokens = ApiToken.objects.filter(user=request.user)
+    raw_days = request.POST.get("days", "").strip()
+    try:
+        days = int(raw_days) if raw_days else None
+        issued = services.token_issue(
+            actor=request.user, user=request.user, name=name[:200], days=days
+        )
+    except (ValueError, DomainError) as exc:
+        message = exc.message if isinstance(exc, DomainError) else "Choose a lifetime in days."
+        messages.error(request, message)
+        return render(request, "registry/profile.html", _token_context(request), status=400)
     messages.success(
         request, f"Token “{issued.token.name}” created. Copy it now: it is not shown again."
     )
-    return render(request, "registry/profile.html", {"tokens": tokens, "new_secret": issued.secret})
+    return render(
+        request, "registry/profile.html", _token_context(request, new_secret=issued.secret)
+    )
 
 
 @login_required

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
-from registry import permissions
+from registry import accounts, permissions
 from registry.audit import audit_record
-from registry.errors import Conflict, InvalidInput, NotAllowed
+from registry.errors import Conflict, InvalidInput, Locked, NotAllowed
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.roles import Role, roles_of
 from registry.services import validate_instance
@@ -124,6 +125,36 @@ def _signing_role(actor, decision: str, role: str | None) -> str:
     return Role.RISK_OFFICER.value if Role.RISK_OFFICER.value in allowed else sorted(allowed)[0]
 
 
+def _signature_reauthenticate(
+    *, actor, version: ModelVersion, password: str, request: HttpRequest | None
+) -> None:
+    """Check the signer's password through the login lockout: a locked account cannot sign,
+    and each failure counts towards the lock and is audited (committed before refusing)."""
+    request = getattr(request, "_request", request) or HttpRequest()
+    reason = "wrong password"
+    try:
+        user = accounts.password_check(
+            request, username=actor.get_username(), password=password, own_audit=True
+        )
+    except Locked as locked:
+        reason, user, refusal = "locked", None, locked
+    else:
+        refusal = InvalidInput.for_field(
+            "password", "Password incorrect: re-enter your password to sign."
+        )
+    if user is not None and user.pk == actor.pk:
+        return
+    accounts.audit_now(
+        actor=actor,
+        action="signoff.failed",
+        obj=version,
+        model_name=version.model.name,
+        payload=accounts.attempt_payload(request, actor.get_username())
+        | {"version": version.version, "reason": reason},
+    )
+    raise refusal
+
+
 def signoff_record(
     *,
     actor,
@@ -132,18 +163,21 @@ def signoff_record(
     password: str,
     comment: str = "",
     role: str | None = None,
+    request: HttpRequest | None = None,
 ) -> SignOff:
-    """Record an electronic signature. The signer re-enters their password; CI never signs."""
+    """Record an electronic signature. The signer re-enters their password; CI never signs.
+
+    ``request`` (the client's address) feeds the login lockout the password check counts in.
+    """
     if permissions.is_service_account(actor) or not actor.has_usable_password():
         raise NotAllowed("Only people sign; CI accounts never can.")
     if not permissions.can_view_model(actor, version.model):
         raise NotAllowed("You may not sign off versions of this model.")
     if decision not in Decision.values:
         raise InvalidInput.for_field("decision", f"Unknown decision {decision!r}.")
-    if not password or not actor.check_password(password):
-        raise InvalidInput.for_field(
-            "password", "Password incorrect: re-enter your password to sign."
-        )
+    if not password:
+        raise InvalidInput.for_field("password", "Re-enter your password to sign.")
+    _signature_reauthenticate(actor=actor, version=version, password=password, request=request)
     comment = comment.strip()
     if decision != Decision.APPROVED and not comment:
         raise InvalidInput.for_field("comment", "A comment is required for this decision.")

@@ -139,6 +139,7 @@ def sign_off(request: HttpRequest, name: str, version: str) -> HttpResponse:
             comment=data["comment"],
             password=data["password"],
             role=data["role"] or None,
+            request=request,
         ),
         f"Signed: {decision_label.lower()} for {obj.version}.",
     )

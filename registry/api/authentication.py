@@ -32,8 +32,13 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             .filter(key_sha256=digest)
             .first()
         )
-        if token is None or not token.is_active or not token.user.is_active:
+        if token is None or token.revoked_at is not None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        if token.is_expired:
+            raise exceptions.AuthenticationFailed(
+                f"This token expired at {token.expires_at.isoformat(timespec='seconds')}; "
+                "create a new one."
+            )
         account = getattr(token.user, "service_account", None)
         if account is not None and account.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This CI account is revoked.")

@@ -75,7 +75,9 @@ def exception_handler(exc, context):
     """Map DomainError and DRF validation errors to one JSON shape."""
     if isinstance(exc, DomainError):
         body = {"detail": exc.message, "code": exc.code, "errors": exc.errors}
-        return Response(body, status=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, exceptions.ValidationError):
         errors = flatten(exc.detail)
         first = next(iter(errors.items()), ("", [""]))

@@ -264,6 +264,11 @@ class TokenRequestInput(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
     name = serializers.CharField(required=False, default="API token", max_length=200)
+    days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Lifetime in days; defaults to (and may not exceed) GATEHOUSE_TOKEN_DAYS",
+    )
 
 
 class TokenOutput(serializers.Serializer):
@@ -271,3 +276,4 @@ class TokenOutput(serializers.Serializer):
     prefix = serializers.CharField()
     name = serializers.CharField()
     created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)

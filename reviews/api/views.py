@@ -60,6 +60,7 @@ class SignOffListView(APIView):
             password=fields["password"],
             comment=fields["comment"],
             role=fields["role"] or None,
+            request=request,
         )
         return Response(s.SignedOutput(_standing_of(signoff)).data, status=status.HTTP_201_CREATED)
 

@@ -303,8 +303,10 @@ def migration_data(django_db_setup, django_db_blocker) -> Iterator[None]:
 
     def restore() -> None:
         with django_db_blocker.unblock():
-            for role in Role:
-                Group.objects.get_or_create(name=role.value)
+            # As the migration makes them: bulk, so no audit signal needs the chain head.
+            Group.objects.bulk_create(
+                [Group(name=role.value) for role in Role], ignore_conflicts=True
+            )
             AuditChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS_HASH})
 
     restore()

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import timedelta
 from html import unescape
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 
 from registry import services
 from registry.models import ApiToken, AuditEvent, ModelVersion, Team
@@ -276,7 +278,13 @@ def test_a_personal_token_is_shown_once_and_only_its_hash_is_stored(engineer, mo
         "prefix": token.prefix,
         "models": [],
         "teams": [],
+        "expires_at": event.payload["expires_at"],
     }
+    # A personal token lives GATEHOUSE_TOKEN_DAYS (90) days unless its owner picks another.
+    assert abs(token.expires_at - token.created_at - timedelta(days=90)) < timedelta(seconds=5)
+    assert parse_datetime(event.payload["expires_at"]) == token.expires_at.replace(
+        microsecond=token.expires_at.microsecond // 1000 * 1000
+    )
 
     again = page(client, "/profile/")
     assert secret not in again
