@@ -306,3 +306,40 @@ def test_versions_are_listed_and_read(ci_client, model, engineer, outsider):
     outsider_client = client_for(outsider)
     assert outsider_client.get(f"/api/v1/models/{model.name}/versions/").status_code == 404
     assert outsider_client.get(f"/api/v1/models/{model.name}/versions/1.1.0/").status_code == 404
+
+
+def test_a_model_file_bomb_is_refused_and_nothing_stored(ci_client, model, _media_root):
+    from tests.skops_files import skops_bomb
+
+    frame = Candidate().frame
+    data = (frame[["income", "debt_ratio"]].to_numpy(), frame["repaid"].to_numpy())
+    bomb = skops_bomb(data, references=100, member_mb=8)
+    assert len(bomb) < 150_000
+    response = post_version(ci_client, model.name, Candidate(model_bytes=bomb))
+
+    assert response.status_code == 400, response.json()
+    assert "more than one object" in response.json()["errors"]["model"][0]
+    assert not ModelVersion.objects.exists()
+    assert not ModelFile.objects.exists()
+    assert stored_files(_media_root) == []
+
+
+def test_a_model_file_over_the_memory_limit_is_refused(ci_client, model, settings, _media_root):
+    from tests.skops_files import skops_with_schema
+
+    frame = Candidate().frame
+    data = (frame[["income", "debt_ratio"]].to_numpy(), frame["repaid"].to_numpy())
+
+    def pad(attributes):
+        attributes["padding_"] = [{} for _ in range(2_000_000)]
+        return {}
+
+    settings.GATEHOUSE_MODEL_MEMORY_MB = 100
+    response = post_version(
+        ci_client, model.name, Candidate(model_bytes=skops_with_schema(data, pad))
+    )
+
+    assert response.status_code == 400, response.json()
+    assert "needs more than 100 MB of memory" in response.json()["errors"]["model"][0]
+    assert not ModelVersion.objects.exists()
+    assert stored_files(_media_root) == []
