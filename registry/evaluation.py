@@ -204,9 +204,24 @@ def validate_columns(frame: pd.DataFrame, columns: dict[str, Any]) -> ColumnRole
                 field,
                 f"Column {column!r} must be binary; it has {len(values)} values ({shown}, ...).",
             )
-    label_values = set(_as_text(frame[label].dropna()).unique()) | set(
-        _as_text(frame[prediction].dropna()).unique()
-    )
+    label_classes = set(_as_text(frame[label].dropna()).unique())
+    predicted = set(_as_text(frame[prediction].dropna()).unique())
+    if "metadata.columns.label" not in errors and len(label_classes) < 2:
+        # One class leaves every rate undefined: fairness would only ever be inconclusive.
+        fail(
+            "label",
+            f"Column {label!r} must hold both classes; it has only "
+            f"{', '.join(sorted(label_classes)) or 'none'}.",
+        )
+    elif "metadata.columns.prediction" not in errors and not predicted <= label_classes:
+        # Predictions compare with labels value by value; yes/no against 0/1 never matches.
+        fail(
+            "prediction",
+            f"Column {prediction!r} has values that are not classes of {label!r}: "
+            f"{', '.join(sorted(predicted - label_classes)[:5])} "
+            f"(classes: {', '.join(sorted(label_classes))}).",
+        )
+    label_values = label_classes | predicted
     if favorable_text not in label_values:
         errors.setdefault("metadata.columns.favorable_label", []).append(
             f"The favorable label {favorable!r} occurs in neither {label!r} nor {prediction!r}."

@@ -175,8 +175,21 @@ def test_evaluation_data_is_required(ci_client, model):
         (lambda f: f.assign(sex=f["sex"].mask(f.index == 5)), "metadata.columns.protected.sex"),
         (lambda f: f.assign(sex="male"), "metadata.columns.protected.sex"),
         (lambda f: f.assign(score=f["score"] * 3), "metadata.columns.score"),
+        (lambda f: f.assign(repaid=1), "metadata.columns.label"),
+        (
+            lambda f: f.assign(repaid=f["repaid"].map({1: "yes", 0: "no"})),
+            "metadata.columns.prediction",
+        ),
     ],
-    ids=["missing-label", "non-binary-prediction", "missing-protected", "one-group", "score-range"],
+    ids=[
+        "missing-label",
+        "non-binary-prediction",
+        "missing-protected",
+        "one-group",
+        "score-range",
+        "one-class-label",
+        "prediction-not-label-classes",
+    ],
 )
 def test_data_errors_name_the_column(ci_client, model, mutate, field):
     candidate = Candidate()
@@ -412,3 +425,28 @@ def test_parquet_columns_are_capped_from_the_metadata(ci_client, model, tmp_path
     assert "2,001 columns; at most 2,000" in response.json()["errors"]["evaluation_data"][0]
     assert read == []  # refused from the footer, before any column was decoded
     assert not ModelVersion.objects.exists()
+
+
+def test_label_and_prediction_errors_say_what_is_wrong(ci_client, model):
+    one_class = Candidate()
+    one_class.frame = one_class.frame.assign(repaid=1)
+    words = Candidate()
+    words.frame = words.frame.assign(repaid=words.frame["repaid"].map({1: "yes", 0: "no"}))
+
+    label_error = post_version(ci_client, model.name, one_class).json()["errors"]
+    prediction_error = post_version(ci_client, model.name, words).json()["errors"]
+
+    assert label_error["metadata.columns.label"] == [
+        "Column 'repaid' must hold both classes; it has only 1."
+    ]
+    assert prediction_error["metadata.columns.prediction"] == [
+        "Column 'approved' has values that are not classes of 'repaid': 0, 1 (classes: no, yes)."
+    ]
+    assert not ModelVersion.objects.exists()
+
+
+def test_a_prediction_of_one_class_is_accepted(ci_client, model):
+    candidate = Candidate()
+    candidate.frame = candidate.frame.assign(approved=1)
+
+    assert post_version(ci_client, model.name, candidate).status_code == 201
