@@ -19,6 +19,8 @@ ACCEPTED_FORMATS = "Accepted model formats: skops (.skops)"
 # guards against zip bombs. Loading needs about this much memory again for the arrays.
 MAX_UNCOMPRESSED_BYTES = 1024**3
 MAX_SCHEMA_BYTES = 64 * 1024**2
+# Distinct types one file may name (a large pipeline names fewer than a hundred).
+MAX_TYPES = 1000
 
 
 class UnsafeModelFile(ValueError):
@@ -106,8 +108,12 @@ def walk_types(schema: dict[str, Any]) -> Iterator[str]:
 def archive_facts(data: bytes) -> dict[str, Any]:
     """The types a skops archive names and its root object, as plain data."""
     schema = read_schema(data)
+    types = set(walk_types(schema))
+    # The reply crosses into the web process; keep it small whatever the schema holds.
+    if len(types) > MAX_TYPES or any(len(name) > 300 for name in types):
+        raise UnsafeModelFile("The skops file names too many types, or overlong ones. Refused.")
     return {
-        "types": sorted(set(walk_types(schema))),
+        "types": sorted(types),
         "root": f"{schema['__module__']}.{schema['__class__']}",
         "class": str(schema["__class__"]),
     }

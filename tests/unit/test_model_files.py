@@ -304,3 +304,13 @@ def test_the_child_sees_no_secrets(monkeypatch) -> None:
     env = sandbox._child_env()
     assert not {"DJANGO_SECRET_KEY", "DATABASE_URL"} & set(env)
     assert env["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_a_schema_naming_thousands_of_types_is_refused_in_the_child(data) -> None:
+    # Only the allow-list would refuse these, in the web process, after a large reply.
+    def change(attributes):
+        attributes["many_"] = [{"__class__": f"C{i}", "__module__": "m"} for i in range(1001)]
+        return {}
+
+    with pytest.raises(UnsafeModelFile, match="too many types"):
+        inspect_model_file(skops_with_schema(data, change))
