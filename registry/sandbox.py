@@ -16,16 +16,13 @@ The inspection task imports only the standard library (``registry.skops_archive`
 registration pays tens of milliseconds for the child. The load task imports scikit-learn
 and skops (seconds); it runs in the worker only.
 
-This module must import nothing beyond the standard library: the child imports it first.
+The child's side lives in ``registry.sandbox_child``, which imports as little as it can.
 """
 
 from __future__ import annotations
 
-import errno
-import importlib
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -33,15 +30,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-# Task name -> "module:function"; the function takes the bytes and returns JSON-able data,
-# raising ValueError (or a subclass) to refuse the input with a message.
-TASKS = {
-    "model.inspect": "registry.skops_archive:archive_facts",
-    "model.load": "registry.model_files:load_task",
-}
+from .sandbox_child import TASKS
 
 _ROOT = str(Path(__file__).resolve().parent.parent)
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from registry.sandbox import child; child()"
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from registry.sandbox_child import main; main()"
+)
 _STDERR_TAIL = 2000
 
 
@@ -57,7 +51,10 @@ def run(task: str, data: bytes, *, memory_mb: int, seconds: float) -> Any:
     """Run ``task`` on ``data`` in a limited child; its JSON result, or Refused."""
     if task not in TASKS:
         raise KeyError(task)
-    command = [sys.executable, "-I", "-c", _BOOT, _ROOT, task, str(memory_mb), str(seconds)]
+    # -I: no user site, PYTHON* variables or current directory; -S (stdlib-only tasks): no
+    # site-packages either, which also saves the venv's site start-up.
+    flags = ["-I"] if TASKS[task][1] else ["-I", "-S"]
+    command = [sys.executable, *flags, "-c", _BOOT, _ROOT, task, str(memory_mb), str(seconds)]
     with tempfile.TemporaryFile() as errors:
         try:
             # The command is fixed (this interpreter, our module); the untrusted bytes go to stdin.
@@ -108,41 +105,3 @@ def _child_env() -> dict[str, str]:
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = "1"
     return env
-
-
-def _out_of_memory(exc: BaseException) -> bool:
-    """Whether an error is the address-space limit showing through (mmap, dlopen)."""
-    text = str(exc)
-    return (isinstance(exc, OSError) and exc.errno == errno.ENOMEM) or (
-        "failed to map segment" in text or "Cannot allocate memory" in text
-    )
-
-
-def child() -> None:
-    """The child's entry point: limit itself, read stdin, run the task, write JSON."""
-    task, memory_mb, seconds = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-    limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    cpu = max(1, int(seconds + 0.999))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    # Keep fd 1 for our reply; anything the task prints goes to stderr instead.
-    reply = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    try:
-        module_name, function_name = TASKS[task].split(":")
-        function = getattr(importlib.import_module(module_name), function_name)
-        message: dict[str, Any] = {"result": function(sys.stdin.buffer.read())}
-    except MemoryError:
-        message = {"memory": True}
-    except ValueError as exc:
-        message = {"refused": str(exc)}
-    except Exception as exc:  # the input's fault: any parser failure refuses it
-        if _out_of_memory(exc):
-            message = {"memory": True}
-        else:
-            message = {"refused": f"It could not be read ({type(exc).__name__}: {exc})."}
-    try:
-        reply.write(json.dumps(message))
-    except MemoryError:
-        reply.write('{"memory": true}')
-    reply.close()

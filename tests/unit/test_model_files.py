@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from registry import model_files, sandbox, skops_archive
+from registry import model_files, sandbox, sandbox_child, skops_archive
 from registry.model_files import (
     ACCEPTED_FORMATS,
     UnsafeModelFile,
@@ -68,7 +68,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-@pytest.mark.parametrize("module", [model_files, sandbox, skops_archive])
+@pytest.mark.parametrize("module", [model_files, sandbox, sandbox_child, skops_archive])
 def test_module_never_imports_an_unpickler(module) -> None:
     tree = ast.parse(Path(module.__file__).read_text())
     imported = {
