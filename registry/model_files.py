@@ -2,8 +2,8 @@
 
 Only skops files are accepted. A file is audited by reading its ``schema.json`` (plain
 data, nothing is imported or run): every type it names must be on our allow-list, and no
-zipped member may be read more than once or add up past the size cap (a few duplicate
-references to one ``.npy`` made a 100 KB file take gigabytes). Only then is it loaded with
+zipped member may be read more than once or add up past the size cap (many array entries
+pointing at one ``.npy`` made a 100 KB file take gigabytes). Only then is it loaded with
 ``skops.io.loads(..., trusted=...)``. After loading, the node arrays of tree models are
 bounds-checked, because scikit-learn indexes them without checks and skops cannot vouch
 for their content.
@@ -14,7 +14,8 @@ to their size, so neither the web request nor the worker does it first in its ow
 
 * registration (``inspect_model_file``) parses the archive in a child limited to
   ``GATEHOUSE_MODEL_MEMORY_MB`` and ``GATEHOUSE_MODEL_LOAD_SECONDS`` that imports only the
-  standard library and returns the names it found as JSON; the allow-list is applied here;
+  standard library and returns the names it found as JSON; the allow-list is applied here
+  (skops's own audit, which needs scikit-learn, runs where the model is loaded);
 * the worker (``load_model_limited``) first has a limited child audit, load and
   tree-check the very bytes it read, and loads them in its own process (SHAP and LIME need
   the object) only once that child succeeded. Loading is deterministic, so the second load
