@@ -6,6 +6,7 @@ storing, auditing and retries around them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -246,12 +247,21 @@ def run_kpi(version: ModelVersion, params: dict[str, Any], progress: Progress) -
 
 def _explain_inputs(version: ModelVersion):
     """The safely loaded model, its feature frame and the protected columns."""
-    from registry.model_files import load_model
+    from registry.model_files import load_model_limited
 
     data = version.evaluation_data
     frame = _frame(version)
-    with version.model_file.file.open("rb") as fh:
-        model = load_model(fh.read())
+    stored = version.model_file
+    with stored.file.open("rb") as fh:
+        content = fh.read()
+    # Check and load the very bytes that were hashed, so a swapped file cannot slip in.
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != stored.sha256:
+        raise ValueError(
+            f"The stored model file {stored.file.name} of {version} does not match its sha256 "
+            f"({digest} != {stored.sha256}); refusing to explain an altered model."
+        )
+    model = load_model_limited(content)
     protected = {column: frame[column].to_numpy() for column in data.protected}
     privileged = {column: spec["privileged"] for column, spec in data.protected.items()}
     if not data.feature_columns:

@@ -1,9 +1,17 @@
-"""Reading and validating evaluation data sets (CSV, or Parquet when pyarrow is present)."""
+"""Reading and validating evaluation data sets (CSV, or Parquet when pyarrow is present).
+
+pandas is slow on some shapes of header (duplicate names, tens of thousands of columns:
+a 100 KB header took 34 s), so the header is read and capped here before pandas sees the
+file: for CSV the first line, for Parquet the footer metadata.
+"""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
+import struct
+from collections import Counter
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -12,6 +20,12 @@ import pandas as pd
 from .errors import InvalidInput
 
 FIELD = "evaluation_data"
+
+MAX_COLUMNS = 2000
+# The CSV header line: 2,000 columns of names up to about 100 characters.
+MAX_HEADER_BYTES = 256 * 1024
+# The Parquet footer (schema and row-group metadata) is parsed whole before any data.
+MAX_PARQUET_FOOTER_BYTES = 16 * 1024 * 1024
 
 
 def parquet_supported() -> bool:
@@ -46,13 +60,80 @@ def detect_format(filename: str, head: bytes) -> str:
     return "csv"
 
 
+def _check_columns(names: list[str], where: str) -> None:
+    """Refuse too many columns or repeated names (pandas would rename them silently)."""
+    if len(names) > MAX_COLUMNS:
+        raise InvalidInput.for_field(
+            FIELD, f"The {where} has {len(names):,} columns; at most {MAX_COLUMNS:,} are accepted."
+        )
+    # Empty names are fine: pandas numbers them ("Unnamed: 0"), as for a saved index.
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1 and name)
+    if repeated:
+        shown = ", ".join(repr(name[:100]) for name in repeated[:5])
+        raise InvalidInput.for_field(FIELD, f"Column names must be unique; repeated: {shown}.")
+
+
+def csv_header(fileobj: IO[bytes]) -> list[str]:
+    """The column names on a CSV's first non-blank line, read within MAX_HEADER_BYTES."""
+    fileobj.seek(0)
+    budget = MAX_HEADER_BYTES
+    line = b""
+    while budget > 0:
+        line = fileobj.readline(budget + 1)
+        budget -= len(line)
+        if not line or line.strip(b"\r\n"):
+            break
+    if budget < 0 or (budget == 0 and not line.endswith(b"\n")):
+        raise InvalidInput.for_field(
+            FIELD, f"The CSV header line is longer than {MAX_HEADER_BYTES // 1024:,} KB."
+        )
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput.for_field(FIELD, f"The CSV header is not UTF-8: {exc}") from exc
+    return next(csv.reader([text.rstrip("\r\n")]), [])
+
+
+def parquet_columns(data: bytes) -> list[str]:
+    """A Parquet file's column names, from its footer, after checking the footer's size."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if len(data) < 12 or data[-4:] != b"PAR1":
+        raise InvalidInput.for_field(FIELD, "Not a Parquet file (no PAR1 footer).")
+    (footer,) = struct.unpack("<I", data[-8:-4])
+    if footer > MAX_PARQUET_FOOTER_BYTES:
+        raise InvalidInput.for_field(
+            FIELD,
+            f"The Parquet metadata is {footer:,} bytes; at most "
+            f"{MAX_PARQUET_FOOTER_BYTES:,} are accepted.",
+        )
+    try:
+        metadata = pq.ParquetFile(io.BytesIO(data)).metadata
+        names = list(metadata.schema.to_arrow_schema().names)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InvalidInput.for_field(FIELD, f"Could not read the file as PARQUET: {exc}") from exc
+    # Leaf columns count nested fields too; they are what pyarrow decodes.
+    if metadata.num_columns > MAX_COLUMNS:
+        raise InvalidInput.for_field(
+            FIELD,
+            f"The Parquet file has {metadata.num_columns:,} columns; at most "
+            f"{MAX_COLUMNS:,} are accepted.",
+        )
+    return names
+
+
 def read_frame(fileobj: IO[bytes], fmt: str) -> pd.DataFrame:
     """Parse the uploaded bytes into a DataFrame, or a clear error on the upload field."""
     fileobj.seek(0)
     try:
         if fmt == "parquet":
-            frame = pd.read_parquet(io.BytesIO(fileobj.read()))
+            data = fileobj.read()
+            _check_columns(parquet_columns(data), "Parquet file")
+            frame = pd.read_parquet(io.BytesIO(data))
         else:
+            _check_columns(csv_header(fileobj), "CSV header")
+            fileobj.seek(0)
             frame = pd.read_csv(fileobj, low_memory=False)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
         raise InvalidInput.for_field(
@@ -123,9 +204,24 @@ def validate_columns(frame: pd.DataFrame, columns: dict[str, Any]) -> ColumnRole
                 field,
                 f"Column {column!r} must be binary; it has {len(values)} values ({shown}, ...).",
             )
-    label_values = set(_as_text(frame[label].dropna()).unique()) | set(
-        _as_text(frame[prediction].dropna()).unique()
-    )
+    label_classes = set(_as_text(frame[label].dropna()).unique())
+    predicted = set(_as_text(frame[prediction].dropna()).unique())
+    if "metadata.columns.label" not in errors and len(label_classes) < 2:
+        # One class leaves every rate undefined: fairness would only ever be inconclusive.
+        fail(
+            "label",
+            f"Column {label!r} must hold both classes; it has only "
+            f"{', '.join(sorted(label_classes)) or 'none'}.",
+        )
+    elif "metadata.columns.prediction" not in errors and not predicted <= label_classes:
+        # Predictions compare with labels value by value; yes/no against 0/1 never matches.
+        fail(
+            "prediction",
+            f"Column {prediction!r} has values that are not classes of {label!r}: "
+            f"{', '.join(sorted(predicted - label_classes)[:5])} "
+            f"(classes: {', '.join(sorted(label_classes))}).",
+        )
+    label_values = label_classes | predicted
     if favorable_text not in label_values:
         errors.setdefault("metadata.columns.favorable_label", []).append(
             f"The favorable label {favorable!r} occurs in neither {label!r} nor {prediction!r}."

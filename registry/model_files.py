@@ -1,12 +1,27 @@
 """Checking and loading uploaded model files without ever unpickling them.
 
 Only skops files are accepted. A file is audited by reading its ``schema.json`` (plain
-data, nothing is imported or run) and every type it names must be on our allow-list;
-only then is it loaded with ``skops.io.loads(..., trusted=...)``. After loading, the node
-arrays of tree models are bounds-checked, because scikit-learn indexes them without
-checks and skops cannot vouch for their content.
+data, nothing is imported or run): every type it names must be on our allow-list, and no
+zipped member may be read more than once or add up past the size cap (many array entries
+pointing at one ``.npy`` made a 100 KB file take gigabytes). Only then is it loaded with
+``skops.io.loads(..., trusted=...)``. After loading, the node arrays of tree models are
+bounds-checked, because scikit-learn indexes them without checks and skops cannot vouch
+for their content.
 
-Tree models can still be crafted to be slow or memory hungry (very deep or very many
+Limits. Parsing and loading crafted files can still take memory or time out of proportion
+to their size, so neither the web request nor the worker does it first in its own process
+(``registry.sandbox``):
+
+* registration (``inspect_model_file``) parses the archive in a child limited to
+  ``GATEHOUSE_MODEL_MEMORY_MB`` and ``GATEHOUSE_MODEL_LOAD_SECONDS`` that imports only the
+  standard library and returns the names it found as JSON; the allow-list is applied here
+  (skops's own audit, which needs scikit-learn, runs where the model is loaded);
+* the worker (``load_model_limited``) first has a limited child audit, load and
+  tree-check the very bytes it read, and loads them in its own process (SHAP and LIME need
+  the object) only once that child succeeded. Loading is deterministic, so the second load
+  needs what the first proved to fit. Nothing crosses the boundary but JSON.
+
+Tree models can still be crafted to be slow to predict with (very deep or very many
 trees); the explain worker runs them under the Celery time limits set in settings.
 """
 
@@ -14,21 +29,32 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import io
-import json
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ACCEPTED_FORMATS = "Accepted model formats: skops (.skops)"
+from . import sandbox
+from .skops_archive import (
+    ACCEPTED_FORMATS,
+    MAX_SCHEMA_BYTES,
+    MAX_UNCOMPRESSED_BYTES,
+    UnsafeModelFile,
+    archive_facts,
+)
 
-# Sum of the declared uncompressed sizes in the archive; guards against zip bombs.
-MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
-MAX_SCHEMA_BYTES = 64 * 1024**2
+__all__ = [
+    "ACCEPTED_FORMATS",
+    "MAX_SCHEMA_BYTES",
+    "MAX_UNCOMPRESSED_BYTES",
+    "ModelFileInfo",
+    "UnsafeModelFile",
+    "detect_format",
+    "inspect_model_file",
+    "load_model",
+    "load_model_limited",
+]
 
 _PICKLE_SUFFIXES = {".pkl", ".pickle"}
 _JOBLIB_SUFFIXES = {".joblib"}
@@ -200,10 +226,6 @@ _PLAIN_TYPES = frozenset(
 )
 
 
-class UnsafeModelFile(ValueError):
-    """The uploaded model file is not in an accepted format or holds untrusted types."""
-
-
 @dataclass(frozen=True)
 class ModelFileInfo:
     """What a model file holds, found without running any of it."""
@@ -212,7 +234,6 @@ class ModelFileInfo:
     sha256: str
     size: int
     estimator_class: str
-    untrusted_types: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
 
 
@@ -285,56 +306,68 @@ def _read(path_or_bytes: str | Path | bytes) -> tuple[bytes, str]:
     return path.read_bytes(), path.name
 
 
-def _schema(data: bytes) -> dict[str, Any]:
-    """The parsed ``schema.json`` of a skops archive, after size checks."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = archive.infolist()
-        if sum(info.file_size for info in infos) > MAX_UNCOMPRESSED_BYTES:
-            raise UnsafeModelFile("The skops file is too large once uncompressed.")
-        info = archive.getinfo("schema.json")
-        if info.file_size > MAX_SCHEMA_BYTES:
-            raise UnsafeModelFile("The skops file's schema.json is too large.")
-        schema = json.loads(archive.read(info))
-    except (zipfile.BadZipFile, KeyError, ValueError, RecursionError) as exc:
-        if isinstance(exc, UnsafeModelFile):
-            raise
-        raise UnsafeModelFile(f"Not a valid skops file ({exc}). {ACCEPTED_FORMATS}.") from exc
-    if not isinstance(schema, dict) or "__class__" not in schema or "protocol" not in schema:
-        raise UnsafeModelFile(f"Not a valid skops file (bad schema.json). {ACCEPTED_FORMATS}.")
-    return schema
-
-
-def _walk_types(schema: dict[str, Any]) -> Iterator[str]:
-    """Every ``module.Class`` (or function) named anywhere in a skops schema."""
-    stack: list[Any] = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "__class__" in node and "__module__" in node:
-                yield f"{node['__module__']}.{node['__class__']}"
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
-def _inspect(data: bytes, filename: str) -> ModelFileInfo:
-    """Audit skops bytes against the allow-list; nothing in them is imported or run."""
-    import skops.io as sio
-
-    fmt = detect_format(data[:16], filename)
-    schema = _schema(data)
-    types = sorted(set(_walk_types(schema)))
-    refused = [t for t in types if t not in ALLOWED_TYPES]
+def _check_types(facts: dict[str, Any]) -> None:
+    """Apply the allow-list to the types an archive names; raise UnsafeModelFile if refused."""
+    refused = [t for t in facts["types"] if t not in ALLOWED_TYPES]
     if refused:
         raise UnsafeModelFile(
             "The model file contains types that are not on the allow-list: "
             f"{', '.join(refused)}. Only scikit-learn estimators, pipelines and "
             "preprocessing steps (no custom classes or functions) are accepted."
         )
-    root = f"{schema['__module__']}.{schema['__class__']}"
-    if root not in ESTIMATOR_TYPES:
-        raise UnsafeModelFile(f"The model file holds a {root}, not a scikit-learn estimator.")
+    if facts["root"] not in ESTIMATOR_TYPES:
+        raise UnsafeModelFile(
+            f"The model file holds a {facts['root']}, not a scikit-learn estimator."
+        )
+
+
+def _limited(task: str, data: bytes) -> Any:
+    """Run a sandbox task with the configured limits; refusals become UnsafeModelFile."""
+    from django.conf import settings
+
+    try:
+        return sandbox.run(
+            task,
+            data,
+            memory_mb=settings.GATEHOUSE_MODEL_MEMORY_MB,
+            seconds=settings.GATEHOUSE_MODEL_LOAD_SECONDS,
+        )
+    except sandbox.OverLimit as exc:
+        raise UnsafeModelFile(
+            f"The model file was refused: checking it {exc} (the limits are "
+            "GATEHOUSE_MODEL_MEMORY_MB and GATEHOUSE_MODEL_LOAD_SECONDS)."
+        ) from exc
+    except sandbox.Refused as exc:
+        raise UnsafeModelFile(str(exc)) from exc
+
+
+def inspect_model_file(path_or_bytes: str | Path | bytes) -> ModelFileInfo:
+    """Validate a model file in a limited child, running none of it; raise UnsafeModelFile."""
+    data, filename = _read(path_or_bytes)
+    fmt = detect_format(data[:16], filename)
+    facts = _limited("model.inspect", data)
+    _check_types(facts)
+    return ModelFileInfo(
+        format=fmt,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        estimator_class=facts["class"],
+        types=facts["types"],
+    )
+
+
+def load_model(path_or_bytes: str | Path | bytes) -> Any:
+    """Load a skops model trusting only allow-listed types, then bounds-check its trees.
+
+    This runs in the calling process with no limits: call it on bytes that
+    ``load_model_limited`` (or the sandbox's load task) has proved to load.
+    """
+    import skops.io as sio
+
+    # Read once and audit and load the same bytes, so the file cannot change in between.
+    data, filename = _read(path_or_bytes)
+    detect_format(data[:16], filename)
+    _check_types(archive_facts(data))
     try:
         untrusted = sorted(sio.get_untrusted_types(data=data))
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
@@ -342,40 +375,45 @@ def _inspect(data: bytes, filename: str) -> ModelFileInfo:
     # Belt and braces: skops's own audit must not name anything we do not allow.
     refused = [t for t in untrusted if t not in ALLOWED_TYPES]
     if refused:
-        raise UnsafeModelFile(
-            f"The model file contains untrusted types: {', '.join(refused)}."
-        )  # pragma: no cover - the schema walk above sees every type skops sees
-    return ModelFileInfo(
-        format=fmt,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        estimator_class=str(schema["__class__"]),
-        untrusted_types=untrusted,
-        types=types,
-    )
-
-
-def inspect_model_file(path_or_bytes: str | Path | bytes) -> ModelFileInfo:
-    """Validate a model file without executing anything; raise UnsafeModelFile if refused."""
-    data, filename = _read(path_or_bytes)
-    return _inspect(data, filename)
-
-
-def load_model(path_or_bytes: str | Path | bytes) -> Any:
-    """Load a skops model trusting only allow-listed types, then bounds-check its trees."""
-    import skops.io as sio
-
-    # Read once and audit and load the same bytes, so the file cannot change in between.
-    data, filename = _read(path_or_bytes)
-    info = _inspect(data, filename)
+        raise UnsafeModelFile(f"The model file contains untrusted types: {', '.join(refused)}.")
     try:
-        model = sio.loads(data, trusted=info.untrusted_types)
+        model = sio.loads(data, trusted=untrusted)
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise UnsafeModelFile(f"The skops file could not be loaded: {exc}") from exc
     check_tree_structures(model)
     if not hasattr(model, "predict"):
         raise UnsafeModelFile(f"The model file holds a {type(model).__name__} with no predict().")
     return model
+
+
+def load_task(data: bytes) -> dict[str, Any]:
+    """The sandbox's load task: audit, load and tree-check; report only the class name."""
+    return {"estimator": type(load_model(data)).__name__}
+
+
+# (sha256, memory MB, seconds) of bytes a limited child has loaded in this process, so a
+# SHAP and a LIME report on one file pay for the child once. Bounded; cleared when full.
+_PROVEN: set[tuple[str, int, float]] = set()
+_PROVEN_MAX = 256
+
+
+def load_model_limited(path_or_bytes: str | Path | bytes) -> Any:
+    """Load a model file once a limited child has loaded the same bytes within the limits."""
+    from django.conf import settings
+
+    data, filename = _read(path_or_bytes)
+    detect_format(data[:16], filename)
+    key = (
+        hashlib.sha256(data).hexdigest(),
+        settings.GATEHOUSE_MODEL_MEMORY_MB,
+        settings.GATEHOUSE_MODEL_LOAD_SECONDS,
+    )
+    if key not in _PROVEN:
+        _limited("model.load", data)
+        if len(_PROVEN) >= _PROVEN_MAX:
+            _PROVEN.clear()
+        _PROVEN.add(key)
+    return load_model(data)
 
 
 def check_tree_structures(model: Any) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 
+import pandas as pd
 import pytest
 
 from registry import services
@@ -173,8 +175,21 @@ def test_evaluation_data_is_required(ci_client, model):
         (lambda f: f.assign(sex=f["sex"].mask(f.index == 5)), "metadata.columns.protected.sex"),
         (lambda f: f.assign(sex="male"), "metadata.columns.protected.sex"),
         (lambda f: f.assign(score=f["score"] * 3), "metadata.columns.score"),
+        (lambda f: f.assign(repaid=1), "metadata.columns.label"),
+        (
+            lambda f: f.assign(repaid=f["repaid"].map({1: "yes", 0: "no"})),
+            "metadata.columns.prediction",
+        ),
     ],
-    ids=["missing-label", "non-binary-prediction", "missing-protected", "one-group", "score-range"],
+    ids=[
+        "missing-label",
+        "non-binary-prediction",
+        "missing-protected",
+        "one-group",
+        "score-range",
+        "one-class-label",
+        "prediction-not-label-classes",
+    ],
 )
 def test_data_errors_name_the_column(ci_client, model, mutate, field):
     candidate = Candidate()
@@ -306,3 +321,132 @@ def test_versions_are_listed_and_read(ci_client, model, engineer, outsider):
     outsider_client = client_for(outsider)
     assert outsider_client.get(f"/api/v1/models/{model.name}/versions/").status_code == 404
     assert outsider_client.get(f"/api/v1/models/{model.name}/versions/1.1.0/").status_code == 404
+
+
+def test_a_model_file_bomb_is_refused_and_nothing_stored(ci_client, model, _media_root):
+    from tests.skops_files import skops_bomb
+
+    frame = Candidate().frame
+    data = (frame[["income", "debt_ratio"]].to_numpy(), frame["repaid"].to_numpy())
+    bomb = skops_bomb(data, references=100, member_mb=8)
+    assert len(bomb) < 150_000
+    response = post_version(ci_client, model.name, Candidate(model_bytes=bomb))
+
+    assert response.status_code == 400, response.json()
+    assert "more than one object" in response.json()["errors"]["model"][0]
+    assert not ModelVersion.objects.exists()
+    assert not ModelFile.objects.exists()
+    assert stored_files(_media_root) == []
+
+
+def test_a_model_file_over_the_memory_limit_is_refused(ci_client, model, settings, _media_root):
+    from tests.skops_files import skops_with_schema
+
+    frame = Candidate().frame
+    data = (frame[["income", "debt_ratio"]].to_numpy(), frame["repaid"].to_numpy())
+
+    def pad(attributes):
+        attributes["padding_"] = [{} for _ in range(2_000_000)]
+        return {}
+
+    settings.GATEHOUSE_MODEL_MEMORY_MB = 100
+    response = post_version(
+        ci_client, model.name, Candidate(model_bytes=skops_with_schema(data, pad))
+    )
+
+    assert response.status_code == 400, response.json()
+    assert "needs more than 100 MB of memory" in response.json()["errors"]["model"][0]
+    assert not ModelVersion.objects.exists()
+    assert stored_files(_media_root) == []
+
+
+def _post_csv(client, model_name: str, body: bytes, **columns):
+    request = Candidate(column_overrides=columns).multipart()
+    request["evaluation_data"] = io.BytesIO(body)
+    request["evaluation_data"].name = "evaluation.csv"
+    return client.post(f"/api/v1/models/{model_name}/versions/", request, format="multipart")
+
+
+# Columns added to the candidate's real header (7 columns).
+WIDE_HEADERS = [
+    # 1,500 repeated names: pandas renames them (a.1, a.2, ...) in quadratic time.
+    ("".join(",a" for _ in range(1500)), "Column names must be unique; repeated: 'a'"),
+    ("".join(f",c{i}" for i in range(1994)), "has 2,001 columns; at most 2,000"),
+    # A 10 MB header line: pandas ran for 17+ minutes on one.
+    ("".join(f",c{i}" for i in range(1_200_000)), "header line is longer than 256 KB"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), WIDE_HEADERS, ids=["repeated", "wide", "long"])
+def test_csv_headers_are_capped_before_pandas_reads_them(
+    ci_client, model, extra, message, settings, tmp_path, _media_root
+):
+    # Uploads over 5 MB go to a temporary file; it must be gone after the refusal too.
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "upload-temp")
+    (tmp_path / "upload-temp").mkdir()
+    header, rows = Candidate().csv().split(b"\n", 1)
+    response = _post_csv(ci_client, model.name, header + extra.encode() + b"\n" + rows)
+
+    assert response.status_code == 400, response.json()
+    assert message in response.json()["errors"]["evaluation_data"][0]
+    assert not ModelVersion.objects.exists()
+    assert stored_files(_media_root) == []
+    assert list((tmp_path / "upload-temp").iterdir()) == []
+
+
+def test_a_header_of_2000_columns_is_accepted(ci_client, model):
+    frame = Candidate().frame
+    extra = pd.DataFrame(0, index=frame.index, columns=[f"f{i}" for i in range(1993)])
+    candidate = Candidate(frame=pd.concat([frame, extra], axis=1))
+    assert candidate.frame.shape[1] == 2000
+
+    response = post_version(ci_client, model.name, candidate)
+
+    assert response.status_code == 201, response.json()
+
+
+def test_parquet_columns_are_capped_from_the_metadata(ci_client, model, tmp_path, monkeypatch):
+    frame = Candidate().frame
+    wide = pd.concat(
+        [frame, pd.DataFrame(0, index=frame.index, columns=[f"f{i}" for i in range(1994)])], axis=1
+    )
+    path = tmp_path / "eval.parquet"
+    wide.to_parquet(path)
+    read = []
+    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: read.append(1))
+    body = Candidate().multipart()
+    with path.open("rb") as fh:
+        body["evaluation_data"] = fh
+        response = ci_client.post(
+            f"/api/v1/models/{model.name}/versions/", body, format="multipart"
+        )
+
+    assert response.status_code == 400, response.json()
+    assert "2,001 columns; at most 2,000" in response.json()["errors"]["evaluation_data"][0]
+    assert read == []  # refused from the footer, before any column was decoded
+    assert not ModelVersion.objects.exists()
+
+
+def test_label_and_prediction_errors_say_what_is_wrong(ci_client, model):
+    one_class = Candidate()
+    one_class.frame = one_class.frame.assign(repaid=1)
+    words = Candidate()
+    words.frame = words.frame.assign(repaid=words.frame["repaid"].map({1: "yes", 0: "no"}))
+
+    label_error = post_version(ci_client, model.name, one_class).json()["errors"]
+    prediction_error = post_version(ci_client, model.name, words).json()["errors"]
+
+    assert label_error["metadata.columns.label"] == [
+        "Column 'repaid' must hold both classes; it has only 1."
+    ]
+    assert prediction_error["metadata.columns.prediction"] == [
+        "Column 'approved' has values that are not classes of 'repaid': 0, 1 (classes: no, yes)."
+    ]
+    assert not ModelVersion.objects.exists()
+
+
+def test_a_prediction_of_one_class_is_accepted(ci_client, model):
+    candidate = Candidate()
+    candidate.frame = candidate.frame.assign(approved=1)
+
+    assert post_version(ci_client, model.name, candidate).status_code == 201

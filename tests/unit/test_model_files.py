@@ -6,6 +6,7 @@ import ast
 import hashlib
 import io
 import pickle
+import resource
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import (
     GradientBoostingClassifier,
     HistGradientBoostingClassifier,
@@ -24,14 +26,16 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from registry import model_files
+from registry import model_files, sandbox, sandbox_child, skops_archive
 from registry.model_files import (
     ACCEPTED_FORMATS,
     UnsafeModelFile,
     detect_format,
     inspect_model_file,
     load_model,
+    load_model_limited,
 )
+from tests.skops_files import skops_bomb, skops_with_schema
 
 SIDE_EFFECTS: list[str] = []
 
@@ -64,8 +68,9 @@ def data() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def test_module_never_imports_an_unpickler() -> None:
-    tree = ast.parse(Path(model_files.__file__).read_text())
+@pytest.mark.parametrize("module", [model_files, sandbox, sandbox_child, skops_archive])
+def test_module_never_imports_an_unpickler(module) -> None:
+    tree = ast.parse(Path(module.__file__).read_text())
     imported = {
         alias.name
         for node in ast.walk(tree)
@@ -170,8 +175,17 @@ def test_zip_without_schema_is_refused() -> None:
         lambda: Pipeline([("scale", StandardScaler()), ("lr", LogisticRegression())]),
         lambda: RandomForestClassifier(n_estimators=5, random_state=0),
         lambda: HistGradientBoostingClassifier(max_iter=10, random_state=0),
+        # skops writes arrays its members share once, referred to again under one __id__.
+        lambda: CalibratedClassifierCV(LogisticRegression(), cv=3),
     ],
-    ids=["logistic", "gradient-boosting", "pipeline", "random-forest", "hist-gradient-boosting"],
+    ids=[
+        "logistic",
+        "gradient-boosting",
+        "pipeline",
+        "random-forest",
+        "hist-gradient-boosting",
+        "calibrated-shared-arrays",
+    ],
 )
 def test_trusted_skops_models_load_and_predict_identically(tmp_path: Path, data, make) -> None:
     X, y = data
@@ -192,9 +206,9 @@ def test_trusted_skops_models_load_and_predict_identically(tmp_path: Path, data,
     np.testing.assert_array_equal(loaded.predict_proba(X), original.predict_proba(X))
 
 
-def test_tree_models_need_the_tree_type_trusted(data) -> None:
+def test_inspection_names_every_type_in_the_file(data) -> None:
     info = inspect_model_file(sio.dumps(GradientBoostingClassifier(n_estimators=3).fit(*data)))
-    assert "sklearn.tree._tree.Tree" in info.untrusted_types
+    assert "sklearn.tree._tree.Tree" in info.types
     assert "sklearn.ensemble._gb.GradientBoostingClassifier" in info.types
 
 
@@ -218,3 +232,85 @@ def test_tree_reading_beyond_the_input_is_refused(data) -> None:
     model.tree_.__setstate__(state)
     with pytest.raises(UnsafeModelFile, match="split feature is out of range"):
         load_model(sio.dumps(model))
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [lambda i: 1000 + i, lambda i: None, lambda i: 0],
+    ids=["distinct-ids", "no-ids", "zero-ids"],
+)
+def test_one_member_read_many_times_is_refused_without_reading_it(data, ids) -> None:
+    # 100 KB that skops would expand to 100 x 8 MB: it read the member once per reference.
+    bomb = skops_bomb(data, references=100, member_mb=8, ids=ids)
+    assert len(bomb) < 150_000
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    for call in (inspect_model_file, load_model):
+        with pytest.raises(UnsafeModelFile, match=r"'bomb\.npy' from more than one object"):
+            call(bomb)
+
+    grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
+    assert grew_mb < 100
+
+
+def test_a_member_missing_from_the_archive_is_refused(data) -> None:
+    bomb = skops_bomb(data, references=1, member_mb=1)
+    with zipfile.ZipFile(io.BytesIO(bomb)) as archive:
+        schema = archive.read("schema.json").replace(b"bomb.npy", b"gone.npy")
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as copy:
+            for name in archive.namelist():
+                copy.writestr(name, schema if name == "schema.json" else archive.read(name))
+    with pytest.raises(UnsafeModelFile, match=r"missing member 'gone\.npy'"):
+        inspect_model_file(out.getvalue())
+
+
+def test_a_schema_over_the_memory_limit_is_a_clear_refusal(data, settings) -> None:
+    # Two million empty objects: 6 MB of JSON, some 20 KB zipped, far more once parsed.
+    def change(attributes):
+        attributes["padding_"] = [{} for _ in range(2_000_000)]
+        return {}
+
+    bomb = skops_with_schema(data, change)
+    settings.GATEHOUSE_MODEL_MEMORY_MB = 100
+
+    with pytest.raises(UnsafeModelFile, match="needs more than 100 MB of memory") as caught:
+        inspect_model_file(bomb)
+    assert "GATEHOUSE_MODEL_MEMORY_MB" in str(caught.value)
+
+
+def test_checking_past_the_time_limit_is_a_clear_refusal(data, settings) -> None:
+    settings.GATEHOUSE_MODEL_LOAD_SECONDS = 0.01
+    with pytest.raises(UnsafeModelFile, match=r"took longer than 0\.01 seconds"):
+        inspect_model_file(sio.dumps(LogisticRegression().fit(*data)))
+
+
+def test_the_worker_loads_only_what_a_limited_child_loaded(data, settings) -> None:
+    original = LogisticRegression().fit(*data)
+    blob = sio.dumps(original)
+
+    loaded = load_model_limited(blob)
+    np.testing.assert_array_equal(loaded.predict(data[0]), original.predict(data[0]))
+
+    # scikit-learn alone needs more address space than this: the child is refused.
+    settings.GATEHOUSE_MODEL_MEMORY_MB = 150
+    with pytest.raises(UnsafeModelFile, match="needs more than 150 MB of memory"):
+        load_model_limited(blob)
+
+
+def test_the_child_sees_no_secrets(monkeypatch) -> None:
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "s3cret")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db/x")
+    env = sandbox._child_env()
+    assert not {"DJANGO_SECRET_KEY", "DATABASE_URL"} & set(env)
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_a_schema_naming_thousands_of_types_is_refused_in_the_child(data) -> None:
+    # Only the allow-list would refuse these, in the web process, after a large reply.
+    def change(attributes):
+        attributes["many_"] = [{"__class__": f"C{i}", "__module__": "m"} for i in range(1001)]
+        return {}
+
+    with pytest.raises(UnsafeModelFile, match="too many types"):
+        inspect_model_file(skops_with_schema(data, change))
