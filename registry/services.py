@@ -298,6 +298,7 @@ def version_register(
             # A callback after the commit failed (the broker, a database blip): the version
             # is stored and the sweep sends its reports, so this registration succeeded.
             logger.warning("After registering %s, an on-commit step failed", version, exc_info=True)
+            _drop_broken_connection()
             return Registration(version, created=True)
         _delete_unless_committed(stored, version)
         if isinstance(exc, IntegrityError):
@@ -306,7 +307,16 @@ def version_register(
             if repeated:
                 return repeated
         raise
+    # A robust on-commit callback may have met a dropped connection: the answer still needs one.
+    _drop_broken_connection()
     return Registration(version, created=True)
+
+
+def _drop_broken_connection() -> None:
+    """Close the connection if a database error broke it; the next query opens a new one."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
 
 
 def _delete_unless_committed(paths: list[str], version: ModelVersion) -> None:
@@ -316,9 +326,7 @@ def _delete_unless_committed(paths: list[str], version: ModelVersion) -> None:
     if not paths:
         return
     try:
-        connection = transaction.get_connection()
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
+        _drop_broken_connection()
         exists = ModelVersion.objects.filter(pk=version.pk).exists() if version.pk else False
     except Exception:
         logger.warning("Keeping the files of %s: cannot tell if it committed", version)
