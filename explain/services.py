@@ -287,7 +287,7 @@ def _prune_files(report_id: int) -> None:
     a worker that is storing."""
     folder = _report_folder(report_id)
     with transaction.atomic():
-        Report.objects.select_for_update().filter(pk=report_id).exists()
+        list(Report.objects.select_for_update().filter(pk=report_id).values_list("pk"))
         kept = set(ReportFile.objects.filter(report_id=report_id).values_list("file", flat=True))
         try:
             _, names = default_storage.listdir(folder)
@@ -440,9 +440,11 @@ def _lost_in_broker(waiting, stale) -> list[int]:
     fewer messages than such reports means the difference was lost; the oldest are the lost
     ones (a broker loses what it held; what was sent since is there). A healthy backlog has
     as many messages as reports and is left alone, however old."""
+    sent = waiting.filter(enqueued_at__isnull=False, delivered_at__isnull=True)
+    if not sent.filter(enqueued_at__lt=stale).exists():
+        return []  # nothing waited long enough to be missed: no need to ask the broker
     before = timezone.now()
     count = _messages_waiting()
-    sent = waiting.filter(enqueued_at__isnull=False, delivered_at__isnull=True)
     if count is None:
         # The broker cannot count: fall back to re-sending what waited for too long.
         resend_before = before - timedelta(seconds=settings.GATEHOUSE_REPORT_RESEND_SECONDS)
