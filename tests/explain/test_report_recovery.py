@@ -194,3 +194,13 @@ def test_a_report_killed_at_the_hard_time_limit_fails_as_a_time_out(waiting):
     # Too late for one that finished meanwhile: nothing changes.
     services.report_timed_out(report_id=waiting[1].pk, seconds=1800)
     assert Report.objects.get(pk=waiting[1].pk).status == ReportStatus.QUEUED
+
+
+def test_the_sweep_has_a_queue_of_its_own_that_every_worker_consumes():
+    from gatehouse.celery import app
+
+    route = app.amqp.router.route
+    assert route({}, "explain.tasks.sweep_reports")["queue"].name == settings.GATEHOUSE_SWEEP_QUEUE
+    assert route({}, "explain.tasks.run_report")["queue"].name == settings.GATEHOUSE_REPORT_QUEUE
+    # A worker started without -Q (as `manage.py serve` starts it) consumes every declared queue.
+    assert {settings.GATEHOUSE_SWEEP_QUEUE, settings.GATEHOUSE_REPORT_QUEUE} <= set(app.amqp.queues)
