@@ -47,6 +47,9 @@ class Report(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # When the task message was last handed to the broker; null while it never reached one.
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    # When a worker received that message (or, for a retry, when it is due); a queued report
+    # delivered this long ago but never claimed lost its message with its worker.
+    delivered_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -8,7 +8,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 AUTOMATIC_KINDS = (ReportKind.FAIRNESS, ReportKind.PERFORMANCE, ReportKind.KPI)
 EXPLAIN_KINDS = (ReportKind.SHAP, ReportKind.LIME)
+# Tries to give a claim back after a database error before leaving it to the sweep.
+GIVE_BACK_ATTEMPTS = 4
 
 
 def params_hash(params: dict[str, Any]) -> str:
@@ -63,14 +65,19 @@ def _send(report_id: int) -> bool:
     """Hand the task to the broker; if it is down, the sweep sends it later."""
     from .tasks import run_report
 
+    sending = timezone.now()
     try:
-        run_report.apply_async(args=[report_id], retry=False)
+        # No time limits in the message: the worker's own settings apply (None overrides
+        # the publisher's CELERY_TASK_*TIME_LIMIT that Celery would otherwise stamp in).
+        run_report.apply_async(args=[report_id], retry=False, time_limit=None, soft_time_limit=None)
     except Exception:
         log.warning(
             "Broker unavailable; report %s stays queued for the sweep", report_id, exc_info=True
         )
         return False
-    Report.objects.filter(pk=report_id).update(enqueued_at=timezone.now())
+    Report.objects.filter(pk=report_id).update(enqueued_at=sending)
+    # A delivery of an earlier message says nothing about this one.
+    Report.objects.filter(pk=report_id, delivered_at__lt=sending).update(delivered_at=None)
     return True
 
 
@@ -85,7 +92,9 @@ def _send_all(report_ids: list[int]) -> int:
 
 def _enqueue_on_commit(report_ids: list[int]) -> None:
     if report_ids:
-        transaction.on_commit(lambda: _send_all(report_ids))
+        # Robust: the commit already made the reports durable; a failure to send them (the
+        # broker, or the database when recording enqueued_at) is logged and left to the sweep.
+        transaction.on_commit(lambda: _send_all(report_ids), robust=True)
 
 
 @dataclass(frozen=True)
@@ -198,9 +207,15 @@ class _Heartbeat:
         interval = max(1.0, settings.GATEHOUSE_REPORT_STALE_SECONDS / 4)
         try:
             while not self.stop.wait(interval):
-                Report.objects.filter(pk=self.report_id, status=ReportStatus.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
+                try:
+                    Report.objects.filter(pk=self.report_id, status=ReportStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except TRANSIENT_ERRORS:
+                    # A dropped connection must not silence the beat for the rest of the
+                    # run: drop it, and the next beat opens a new one.
+                    log.warning("Heartbeat of report %s failed; reconnecting", self.report_id)
+                    connection.close()
         finally:
             connection.close()
 
@@ -233,20 +248,131 @@ def _claim(report_id: int) -> bool:
     )
 
 
-def _store_files(report: Report, files: dict[str, tuple[bytes, str]]) -> list[str]:
-    paths = []
+def _reconnect() -> None:
+    """Drop this thread's connection after a database error; the next query opens a new one."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def _give_back(report_id: int) -> None:
+    """Return the claim after a transient database error, so the retry can take it again.
+
+    The failed connection is dropped first (giving the claim back over it would fail too) and
+    the update is tried a few times; if the database stays away, the sweep takes the report
+    back once its heartbeat is stale."""
+    for attempt in range(GIVE_BACK_ATTEMPTS):
+        _reconnect()
+        try:
+            Report.objects.filter(pk=report_id, status=ReportStatus.RUNNING).update(
+                status=ReportStatus.QUEUED,
+                heartbeat_at=None,
+                # The retry's message is being sent; it is lost only if it then goes missing.
+                enqueued_at=timezone.now(),
+                delivered_at=None,
+                progress_message="re-queued: database error",
+            )
+            return
+        except TRANSIENT_ERRORS:
+            time.sleep(0.5 * 2**attempt)
+    log.error("Could not give report %s back; the sweep will once it looks stale", report_id)
+
+
+def _report_folder(report_id: int) -> str:
+    return f"reports/{report_id}"
+
+
+def _prune_files(report_id: int) -> None:
+    """Delete files in the report's folder that no ReportFile row references: what a worker
+    that died while storing left behind. Runs under the report's row lock, so it never races
+    a worker that is storing."""
+    folder = _report_folder(report_id)
+    with transaction.atomic():
+        list(Report.objects.select_for_update().filter(pk=report_id).values_list("pk"))
+        kept = set(ReportFile.objects.filter(report_id=report_id).values_list("file", flat=True))
+        try:
+            _, names = default_storage.listdir(folder)
+        except FileNotFoundError:
+            return
+        for name in names:
+            path = f"{folder}/{name}"
+            if path not in kept:
+                default_storage.delete(path)
+
+
+def _store_files(report: Report, files: dict[str, tuple[bytes, str]]) -> None:
+    """Store the report's files at paths fixed by report and content, overwriting a leftover."""
     for name, (content, content_type) in files.items():
         digest = hashlib.sha256(content).hexdigest()
-        path = default_storage.save(
-            f"reports/{report.pk}/{digest[:16]}-{name}", ContentFile(content)
-        )
-        paths.append(path)
+        path = f"{_report_folder(report.pk)}/{digest[:16]}-{name}"
+        if default_storage.exists(path):
+            default_storage.delete(path)
+        path = default_storage.save(path, ContentFile(content))
         ReportFile.objects.update_or_create(
             report=report,
             name=name,
             defaults={"file": path, "content_type": content_type, "sha256": digest},
         )
-    return paths
+
+
+def _time_limit_message(seconds: float | None) -> str:
+    return f"Time limit exceeded ({seconds:g} s)." if seconds else "Time limit exceeded."
+
+
+def _fail(report: Report, message: str) -> None:
+    """Fail a running report with ``message`` and record it; a no-op once it is not running."""
+    with transaction.atomic():
+        if Report.objects.filter(pk=report.pk, status=ReportStatus.RUNNING).update(
+            status=ReportStatus.FAILED,
+            error=message[:5000],
+            finished_at=timezone.now(),
+            progress=100,
+        ):
+            audit_record(
+                actor=None,
+                action="report.failed",
+                obj=report,
+                model_name=report.version.model.name,
+                payload={
+                    "version": report.version.version,
+                    "kind": report.kind,
+                    "error": message[:500],
+                },
+            )
+    _prune_files(report.pk)
+
+
+def _store_result(report: Report, output: runners.RunOutput) -> Report:
+    """Store a computed result and its files, if the report is still ours to finish."""
+    digest = result_hash(output.result)
+    with transaction.atomic():
+        locked = Report.objects.select_for_update().get(pk=report.pk)
+        if locked.status != ReportStatus.RUNNING:
+            return locked  # swept and finished elsewhere meanwhile: keep the first result
+        # Files an earlier attempt stored before its worker died are nobody's: clear them.
+        _prune_files(report.pk)
+        _store_files(locked, output.files)
+        Report.objects.filter(pk=report.pk).update(
+            status=ReportStatus.SUCCEEDED,
+            result=output.result,
+            result_sha256=digest,
+            engine_versions=runners.engine_versions(report.kind),
+            progress=100,
+            progress_message="done",
+            finished_at=timezone.now(),
+        )
+        audit_record(
+            actor=None,
+            action="report.completed",
+            obj=report,
+            model_name=report.version.model.name,
+            payload={
+                "version": report.version.version,
+                "kind": report.kind,
+                "result_sha256": digest,
+                "files": {f.name: f.sha256 for f in locked.files.all()},
+            },
+        )
+    return Report.objects.get(pk=report.pk)
 
 
 def report_run(*, report_id: int) -> Report | None:
@@ -256,84 +382,86 @@ def report_run(*, report_id: int) -> Report | None:
     report = Report.objects.select_related("version__model", "version__evaluation_data").get(
         pk=report_id
     )
-    model_name = report.version.model.name
     try:
         with _Heartbeat(report_id):
             output = runners.run(
                 report.kind, report.version, report.params, _ProgressWriter(report_id)
             )
+        return _store_result(report, output)
+    except TRANSIENT_ERRORS:
+        # Files stored by a store that then rolled back are cleared by the next attempt.
+        _give_back(report_id)
+        raise
     except (SoftTimeLimitExceeded, Exception) as exc:
-        if isinstance(exc, TRANSIENT_ERRORS):
-            # Give the claim back so the retry can take it again.
-            Report.objects.filter(pk=report_id).update(status=ReportStatus.QUEUED)
-            raise
         message = (
-            "Time limit exceeded."
+            _time_limit_message(settings.CELERY_TASK_SOFT_TIME_LIMIT)
             if isinstance(exc, SoftTimeLimitExceeded)
             else f"{type(exc).__name__}: {exc}"
         )
         log.error("Report %s failed:\n%s", report_id, traceback.format_exc())
-        with transaction.atomic():
-            if Report.objects.filter(pk=report_id, status=ReportStatus.RUNNING).update(
-                status=ReportStatus.FAILED,
-                error=message[:5000],
-                finished_at=timezone.now(),
-                progress=100,
-            ):
-                audit_record(
-                    actor=None,
-                    action="report.failed",
-                    obj=report,
-                    model_name=model_name,
-                    payload={
-                        "version": report.version.version,
-                        "kind": report.kind,
-                        "error": message[:500],
-                    },
-                )
+        _fail(report, message)
         return Report.objects.get(pk=report_id)
 
-    digest = result_hash(output.result)
-    stored: list[str] = []
+
+def report_timed_out(*, report_id: int, seconds: float | None) -> None:
+    """Fail a report its worker killed at the hard time limit (called in the worker's parent,
+    which outlives the killed child), instead of leaving it to be retried as a lost worker."""
+    report = Report.objects.select_related("version__model").filter(pk=report_id).first()
+    if report is not None:
+        _fail(report, _time_limit_message(seconds))
+
+
+def report_delivered(*, report_id: int, due: datetime | None = None) -> None:
+    """Note that a worker received the report's message; ``due`` is when a retry may run."""
+    now = timezone.now()
+    Report.objects.filter(pk=report_id, status=ReportStatus.QUEUED).update(
+        delivered_at=max(now, due) if due else now
+    )
+
+
+def _messages_waiting() -> int | None:
+    """How many messages wait in the broker's report queue, or None if it cannot say."""
+    from gatehouse.celery import app
+
+    queue = app.amqp.queues[settings.GATEHOUSE_REPORT_QUEUE]
     try:
-        with transaction.atomic():
-            locked = Report.objects.select_for_update().get(pk=report_id)
-            if locked.status != ReportStatus.RUNNING:
-                return locked  # swept and finished elsewhere meanwhile: keep the first result
-            stored = _store_files(locked, output.files)
-            Report.objects.filter(pk=report_id).update(
-                status=ReportStatus.SUCCEEDED,
-                result=output.result,
-                result_sha256=digest,
-                engine_versions=runners.engine_versions(report.kind),
-                progress=100,
-                progress_message="done",
-                finished_at=timezone.now(),
-            )
-            audit_record(
-                actor=None,
-                action="report.completed",
-                obj=report,
-                model_name=model_name,
-                payload={
-                    "version": report.version.version,
-                    "kind": report.kind,
-                    "result_sha256": digest,
-                    "files": {f.name: f.sha256 for f in locked.files.all()},
-                },
-            )
-    except BaseException:
-        for path in stored:
-            default_storage.delete(path)
-        raise
-    return Report.objects.get(pk=report_id)
+        with app.connection_for_write() as conn:
+            conn.connect()
+            return queue(conn.default_channel).queue_declare().message_count
+    except Exception:
+        log.warning("Could not count the messages in the broker", exc_info=True)
+        return None
+
+
+def _lost_in_broker(waiting, stale) -> list[int]:
+    """Queued reports whose message the broker no longer holds (a restart without persistence).
+
+    Each report handed to the broker and not yet delivered has one message in the queue, so
+    fewer messages than such reports means the difference was lost; the oldest are the lost
+    ones (a broker loses what it held; what was sent since is there). A healthy backlog has
+    as many messages as reports and is left alone, however old."""
+    sent = waiting.filter(enqueued_at__isnull=False, delivered_at__isnull=True)
+    if not sent.filter(enqueued_at__lt=stale).exists():
+        return []  # nothing waited long enough to be missed: no need to ask the broker
+    before = timezone.now()
+    count = _messages_waiting()
+    if count is None:
+        # The broker cannot count: fall back to re-sending what waited for too long.
+        resend_before = before - timedelta(seconds=settings.GATEHOUSE_REPORT_RESEND_SECONDS)
+        return list(sent.filter(enqueued_at__lt=resend_before).values_list("pk", flat=True))
+    # Only messages sent before the count are compared, so a publish racing it is not a loss.
+    missing = sent.filter(enqueued_at__lt=before).count() - count
+    if missing <= 0:
+        return []
+    oldest = sent.filter(enqueued_at__lt=stale).order_by("enqueued_at", "pk")
+    return list(oldest.values_list("pk", flat=True)[:missing])
 
 
 def reports_sweep() -> dict[str, int]:
-    """Re-queue reports whose worker died, and re-send queued ones the broker never got."""
+    """Re-queue reports whose worker died, and re-send queued ones whose message never reached
+    a broker, was lost with a worker before it claimed the report, or was lost by the broker."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.GATEHOUSE_REPORT_STALE_SECONDS)
-    resend_before = now - timedelta(seconds=settings.GATEHOUSE_REPORT_RESEND_SECONDS)
     requeued, given_up = [], []
     with transaction.atomic():
         lost = list(
@@ -354,6 +482,7 @@ def reports_sweep() -> dict[str, int]:
                 Report.objects.filter(pk=report.pk).update(
                     status=ReportStatus.QUEUED,
                     enqueued_at=None,
+                    delivered_at=None,
                     progress_message="re-queued: worker lost",
                 )
                 action, payload = (
@@ -368,17 +497,23 @@ def reports_sweep() -> dict[str, int]:
                 model_name=report.version.model.name,
                 payload=payload,
             )
-    unsent = list(
-        Report.objects.filter(status=ReportStatus.QUEUED)
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=resend_before))
-        .exclude(pk__in=requeued)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    sent = _send_all([*requeued, *unsent])
+    for report_id in given_up:
+        _prune_files(report_id)
+    waiting = Report.objects.filter(status=ReportStatus.QUEUED).exclude(pk__in=requeued)
+    unsent = set(waiting.filter(enqueued_at__isnull=True).values_list("pk", flat=True))
+    unclaimed = set(waiting.filter(delivered_at__lt=stale).values_list("pk", flat=True))
+    dropped = set(_lost_in_broker(waiting, stale))
+    if unclaimed or dropped:
+        log.warning(
+            "Re-sending lost report messages: %s lost with a worker, %s lost by the broker",
+            sorted(unclaimed),
+            sorted(dropped),
+        )
+    resend = sorted(unsent | unclaimed | dropped)
+    sent = _send_all([*requeued, *resend])
     return {
         "requeued": len(requeued),
-        "resent": len(unsent),
+        "resent": len(resend),
         "sent": sent,
         "given_up": len(given_up),
     }

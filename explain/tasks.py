@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+
+from celery import Task, shared_task
+from celery.exceptions import TimeLimitExceeded
+from celery.signals import task_received
+from celery.utils.time import maybe_iso8601
+from django.db import connection
 
 from . import services
 
+log = logging.getLogger(__name__)
+
+
+class ReportTask(Task):
+    """Runs a report; a hard time-limit kill is reported as a time-out, not a lost worker."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        # On a hard time limit Celery calls this in the worker's parent process: the child
+        # that ran the report was killed and cannot say so itself.
+        if isinstance(exc, TimeLimitExceeded) and args:
+            seconds = exc.args[0] if exc.args and isinstance(exc.args[0], int | float) else None
+            try:
+                services.report_timed_out(report_id=args[0], seconds=seconds)
+            finally:
+                connection.close()
+
 
 @shared_task(
+    base=ReportTask,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=services.TRANSIENT_ERRORS,
@@ -25,3 +48,17 @@ def run_report(report_id: int) -> None:
 def sweep_reports() -> dict[str, int]:
     """Re-queue reports lost with their worker, and re-send ones the broker never received."""
     return services.reports_sweep()
+
+
+@task_received.connect(weak=False)
+def report_message_received(request=None, **_: object) -> None:
+    """Note in the report when a worker received its message (in the worker's main process),
+    so the sweep can tell a message lost with its worker from one still waiting in a queue."""
+    if request is None or request.name != run_report.name or not request.args:
+        return
+    connection.close_if_unusable_or_obsolete()
+    try:
+        services.report_delivered(report_id=request.args[0], due=maybe_iso8601(request.eta))
+    except services.TRANSIENT_ERRORS:
+        connection.close()
+        log.warning("Could not note the delivery of report %s", request.args[0], exc_info=True)

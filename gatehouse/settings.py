@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -265,21 +266,53 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery. The default broker is a folder on disk, so a laptop needs no server.
-_broker_dir = DATA_DIR / "broker"
+# Time limits are the worker's: messages carry none (explain.services._send), so the settings
+# of the process that runs a task decide.
+CELERY_TASK_TIME_LIMIT = env.int("GATEHOUSE_TASK_TIME_LIMIT", default=30 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("GATEHOUSE_TASK_SOFT_TIME_LIMIT", default=25 * 60)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed", "control"):
-        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-        "polling_interval": 0.2,
-    }
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Connecting, and then every socket read and write, give up after these many seconds: a broker
+# that accepts the connection and then hangs (stopped, swapping) must not hold a web request.
+GATEHOUSE_BROKER_TIMEOUT = env.float("GATEHOUSE_BROKER_TIMEOUT", default=2.0)
+GATEHOUSE_BROKER_SOCKET_TIMEOUT = env.float("GATEHOUSE_BROKER_SOCKET_TIMEOUT", default=5.0)
+# Redis gives an unacked message back only after this; it must outlast the hard time limit.
+GATEHOUSE_REDIS_VISIBILITY_TIMEOUT = env.int(
+    "GATEHOUSE_REDIS_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 300
+)
+
+
+def broker_transport_options(url: str, data_dir: Path = DATA_DIR) -> dict[str, object]:
+    """Transport options for a broker URL: folders for the embedded broker, timeouts for
+    Redis and RabbitMQ (with publisher confirms)."""
+    if url.startswith("filesystem://"):
+        folders = {sub: data_dir / "broker" / sub for sub in ("queue", "processed", "control")}
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        return {
+            "data_folder_in": str(folders["queue"]),
+            "data_folder_out": str(folders["queue"]),
+            "processed_folder": str(folders["processed"]),
+            "control_folder": str(folders["control"]),
+            "store_processed": False,
+            "polling_interval": 0.2,
+        }
+    if url.startswith(("redis://", "rediss://")):
+        return {
+            "socket_connect_timeout": GATEHOUSE_BROKER_TIMEOUT,
+            "socket_timeout": GATEHOUSE_BROKER_SOCKET_TIMEOUT,
+            "visibility_timeout": GATEHOUSE_REDIS_VISIBILITY_TIMEOUT,
+        }
+    if url.startswith(("amqp://", "amqps://", "pyamqp://")):
+        # A publish returns once RabbitMQ holds the message, or fails within the timeout.
+        return {
+            "confirm_publish": True,
+            "read_timeout": GATEHOUSE_BROKER_SOCKET_TIMEOUT,
+            "write_timeout": GATEHOUSE_BROKER_SOCKET_TIMEOUT,
+        }
+    return {}
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -288,12 +321,24 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env.int("GATEHOUSE_TASK_TIME_LIMIT", default=30 * 60)
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("GATEHOUSE_TASK_SOFT_TIME_LIMIT", default=25 * 60)
 # Publishing must not hang a web request when the broker is down: fail fast, the sweep
 # re-sends queued work later.
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_TIMEOUT = GATEHOUSE_BROKER_TIMEOUT
 CELERY_TASK_PUBLISH_RETRY = False
+# Reports have a queue of their own, so the sweep can count their messages in it; the sweep
+# has another, so it never waits behind a backlog of reports. Every worker consumes all the
+# declared queues (`celery` for any other task).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+GATEHOUSE_REPORT_QUEUE = "gatehouse.reports"
+GATEHOUSE_SWEEP_QUEUE = "gatehouse.sweep"
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, GATEHOUSE_REPORT_QUEUE, GATEHOUSE_SWEEP_QUEUE)
+)
+CELERY_TASK_ROUTES = {
+    "explain.tasks.run_report": {"queue": GATEHOUSE_REPORT_QUEUE},
+    "explain.tasks.sweep_reports": {"queue": GATEHOUSE_SWEEP_QUEUE},
+}
 
 # Reports.
 GATEHOUSE_BOOTSTRAP_SAMPLES = env.int("GATEHOUSE_BOOTSTRAP_SAMPLES", default=1000)

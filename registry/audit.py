@@ -185,16 +185,45 @@ def iter_event_contents(queryset=None, chunk_size: int = 5000) -> Iterator[dict[
 
 
 def audit_verify() -> ChainReport:
-    """Walk the whole stored chain and check it ends at the recorded head."""
+    """Walk the whole stored chain and check it ends at the recorded head.
+
+    The head is read first and the walk stops there: events appended meanwhile (their head
+    update commits with them) are not mistaken for a break. On PostgreSQL the walk runs in
+    one REPEATABLE READ snapshot when it can, so an event beyond the head is then a forgery.
+    """
     with transaction.atomic():
-        report = verify_events(iter_event_contents())
+        snapshot = _begin_snapshot()
         head = AuditChainHead.objects.get(pk=1)
+        events = AuditEvent.objects.filter(seq__lte=head.seq)
+        report = verify_events(iter_event_contents(events))
+        beyond = (
+            AuditEvent.objects.filter(seq__gt=head.seq).order_by("seq").first()
+            if snapshot and report.ok
+            else None
+        )
     if report.ok and (head.seq, head.hash) != (report.last_seq, report.last_hash):
         reason = f"the chain ends at #{report.last_seq} but the head records #{head.seq}"
         return ChainReport(
             report.checked, report.last_seq, report.last_hash, ChainBreak(head.seq, reason)
         )
+    if beyond is not None:
+        reason = f"event #{beyond.seq} lies beyond the head (#{head.seq})"
+        return ChainReport(
+            report.checked, report.last_seq, report.last_hash, ChainBreak(beyond.seq, reason)
+        )
     return report
+
+
+def _begin_snapshot() -> bool:
+    """Make the transaction just opened read one snapshot, and say whether it does: SQLite's
+    transactions always do; on PostgreSQL only an outermost transaction can be switched."""
+    if connection.vendor == "sqlite":
+        return True
+    if connection.vendor != "postgresql" or len(connection.atomic_blocks) != 1:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    return True
 
 
 __all__ = [

@@ -4,6 +4,7 @@ writes its audit event in that same transaction."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from .models import (
 )
 from .roles import Role, roles_of
 from .signals import version_registered
+
+logger = logging.getLogger(__name__)
 
 MODEL_FIELDS = ("title", "description", "risk_tier", "intended_use")
 
@@ -237,8 +240,12 @@ def version_register(
 
     stored: list[str] = []
     folder = f"{model.name}/{version.version}"
+    # Set by the first on-commit callback: from then on the version is durable, and neither
+    # its files nor the answer may depend on what later callbacks (enqueueing) do.
+    committed: list[bool] = []
     try:
         with transaction.atomic():
+            transaction.on_commit(lambda: committed.append(True))
             version.save()
             path = default_storage.save(
                 f"evaluation/{folder}/{data_sha[:16]}.{fmt}", File(evaluation_file)
@@ -288,19 +295,49 @@ def version_register(
                 },
             )
             version_registered.send(sender=ModelVersion, version=version, actor=actor)
-    except IntegrityError:
-        # A concurrent request registered the same version first.
-        for path in stored:
-            default_storage.delete(path)
-        repeated = _existing_registration(model, version.version, content_sha, idempotency_key)
-        if repeated:
-            return repeated
+    except BaseException as exc:
+        if committed:
+            if not isinstance(exc, Exception):
+                raise  # a timeout or shutdown (gunicorn's SystemExit): the files stay
+            # A callback after the commit failed (the broker, a database blip): the version
+            # is stored and the sweep sends its reports, so this registration succeeded.
+            logger.warning("After registering %s, an on-commit step failed", version, exc_info=True)
+            _drop_broken_connection()
+            return Registration(version, created=True)
+        _delete_unless_committed(stored, version)
+        if isinstance(exc, IntegrityError):
+            # A concurrent request registered the same version first.
+            repeated = _existing_registration(model, version.version, content_sha, idempotency_key)
+            if repeated:
+                return repeated
         raise
-    except BaseException:
-        for path in stored:
-            default_storage.delete(path)
-        raise
+    # A robust on-commit callback may have met a dropped connection: the answer still needs one.
+    _drop_broken_connection()
     return Registration(version, created=True)
+
+
+def _drop_broken_connection() -> None:
+    """Close the connection if a database error broke it; the next query opens a new one."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
+
+
+def _delete_unless_committed(paths: list[str], version: ModelVersion) -> None:
+    """Delete a failed registration's files, unless its version row exists after all (the
+    connection dropped during COMMIT, which may have gone through): files of a committed
+    version are never deleted; when the database cannot say, they are kept."""
+    if not paths:
+        return
+    try:
+        _drop_broken_connection()
+        exists = ModelVersion.objects.filter(pk=version.pk).exists() if version.pk else False
+    except Exception:
+        logger.warning("Keeping the files of %s: cannot tell if it committed", version)
+        return
+    if not exists:
+        for path in paths:
+            default_storage.delete(path)
 
 
 # --- accounts and tokens -------------------------------------------------------------------

@@ -45,6 +45,9 @@ def seed() -> dict[str, str]:
             comment=comment,
         )
     services.version_promote(
-        actor=people["riskofficer"], version=release, reason="Initial release of credit-default."
+        actor=people["riskofficer"],
+        version=release,
+        reason="Initial release of credit-default.",
+        replaces="",
     )
     return passwords

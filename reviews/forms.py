@@ -32,16 +32,32 @@ class SignOffForm(forms.Form):
         self.fields["role"].choices = [("", "(my review role)"), *roles]
 
 
-class PromoteForm(forms.Form):
+class ProductionGuardForm(forms.Form):
+    """Carries the production version the page showed ("" for none); the service refuses the
+    change if production moved since. An empty value is allowed, a missing one is not."""
+
+    replaces = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_replaces(self) -> str:
+        if self.add_prefix("replaces") not in self.data:
+            raise forms.ValidationError("Reload the page: it did not say what is in production.")
+        return self.cleaned_data["replaces"]
+
+    def add_error(self, field: str | None, error) -> None:
+        # A hidden field shows no errors of its own: say them above the form.
+        super().add_error(None if field == "replaces" else field, error)
+
+
+class PromoteForm(ProductionGuardForm):
     reason = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Release note"
     )
-    replaces = forms.CharField(required=False, widget=forms.HiddenInput)
+    field_order = ["reason", "replaces"]
 
 
-class RollbackForm(forms.Form):
+class RollbackForm(ProductionGuardForm):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Why roll back")
-    replaces = forms.CharField(required=False, widget=forms.HiddenInput)
+    field_order = ["reason", "replaces"]
 
 
 class ExplainRowForm(forms.Form):

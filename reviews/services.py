@@ -329,7 +329,7 @@ def _gated_switch(
     version: ModelVersion,
     action: str,
     reason: str,
-    replaces: str | None,
+    replaces: str,
     allowed_from: tuple[str, ...],
 ) -> ProductionEvent:
     _require_promoter(actor, version.model)
@@ -341,7 +341,9 @@ def _gated_switch(
             current = version.model.versions.filter(status=VersionStatus.PRODUCTION).first()
             if version.status == VersionStatus.PRODUCTION:
                 raise Conflict(f"{version.version} is already in production.")
-            if replaces is not None and (current.version if current else "") != replaces:
+            # The caller names the production version it decided against ("" for none), so
+            # a burst of promotions cannot silently overwrite each other.
+            if (current.version if current else "") != replaces:
                 raise Conflict.for_field(
                     "replaces",
                     f"Production is now {current.version if current else 'empty'}, not {replaces or 'empty'}; reload and decide again.",
@@ -366,7 +368,7 @@ def _gated_switch(
 
 
 def version_promote(
-    *, actor, version: ModelVersion, reason: str = "", replaces: str | None = None
+    *, actor, version: ModelVersion, replaces: str, reason: str = ""
 ) -> ProductionEvent:
     """Put an approved version in production; the previous one is archived. All gates must pass."""
     return _gated_switch(
@@ -380,7 +382,7 @@ def version_promote(
 
 
 def version_rollback(
-    *, actor, version: ModelVersion, reason: str, replaces: str | None = None
+    *, actor, version: ModelVersion, reason: str, replaces: str
 ) -> ProductionEvent:
     """Return an archived, once-production version to production, if its approvals and
     reports still hold under the current policy; otherwise it needs a new review."""

@@ -140,12 +140,10 @@ class GatesOutput(serializers.Serializer):
 class PromoteInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     replaces = serializers.CharField(
-        required=False,
         allow_blank=True,
-        allow_null=True,
-        default=None,
         max_length=100,
-        help_text='The production version you saw ("" for none); refused if it changed since',
+        help_text='The production version you saw, "" when there was none; required, and '
+        "refused with 409 if production changed since",
     )
 
 

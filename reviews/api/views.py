@@ -81,7 +81,7 @@ class PromoteView(APIView):
         request=s.PromoteInput,
         responses={200: s.ProductionEventOutput},
         description="409 with the failing gates in `errors.gates` when a gate fails, or when "
-        "production is no longer the version named in `replaces`.",
+        'production is no longer the version named in `replaces` ("" for none).',
     )
     def post(self, request, name: str, version: str):
         obj = version_for_user(request.user, name, version, request.auth)
@@ -97,7 +97,8 @@ class RollbackView(APIView):
     @extend_schema(
         request=s.RollbackInput,
         responses={200: s.ProductionEventOutput},
-        description="409 with the failing gates when the version needs a new review.",
+        description="409 with the failing gates when the version needs a new review, or when "
+        "production is no longer the version named in `replaces`.",
     )
     def post(self, request, name: str, version: str):
         obj = version_for_user(request.user, name, version, request.auth)

@@ -156,7 +156,9 @@ def _scenario(tmp: Path) -> Built:
             actor=person, version=version, decision=Decision.APPROVED, password=PASSWORD
         )
     version.refresh_from_db()
-    review_services.version_promote(actor=risk, version=version, reason="quarterly release")
+    review_services.version_promote(
+        actor=risk, version=version, reason="quarterly release", replaces=""
+    )
     version.refresh_from_db()
     bundle = bundle_build(version=version, actor=auditor)
     data = bundle.file.read()

@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explain import tasks
+from explain import services, tasks
 from tests.conftest import evaluation_frame
 
 
 class SentTasks(list):
-    """The report ids handed to the broker, in order."""
+    """The report ids handed to the broker, in order, and how many messages it says it holds."""
+
+    broker_holds: int | None = None
 
 
 @pytest.fixture
@@ -23,6 +25,9 @@ def sent(monkeypatch) -> SentTasks:
         calls.append(args[0])
 
     monkeypatch.setattr(tasks.run_report, "apply_async", apply_async)
+    # No broker to count messages in: the sweep falls back to its resend timer unless a test
+    # says how many messages the broker holds (``broker_holds``).
+    monkeypatch.setattr(services, "_messages_waiting", lambda: calls.broker_holds)
     return calls
 
 

@@ -59,9 +59,11 @@ def test_registering_queues_the_automatic_reports_and_sends_them_on_commit(
         assert all(r.enqueued_at is None and r.attempts == 0 for r in reports)
         assert sent == []  # nothing reaches the broker before the commit
 
-    assert len(callbacks) == 1  # one send for the whole registration
-    for callback in callbacks:
-        callback()
+    # The registration's own "committed" marker, then one send for all its reports.
+    assert len(callbacks) == 2
+    callbacks[0]()
+    assert sent == []
+    callbacks[1]()
 
     assert sorted(sent) == sorted(r.pk for r in reports)
     assert all(r.enqueued_at is not None for r in Report.objects.filter(version=version))

@@ -33,6 +33,7 @@ from django.db import connection
 from kombu import pools as kombu_pools
 
 from gatehouse.celery import app as celery_app
+from gatehouse.settings import broker_transport_options
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = os.environ.get("GATEHOUSE_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -152,7 +153,11 @@ def publishing_to(url: str, transport_options: dict[str, Any] | None = None) -> 
     _reset_broker_connections()
     os.environ["CELERY_BROKER_URL"] = url
     celery_app.conf.broker_url = url
-    celery_app.conf.broker_transport_options = transport_options or {}
+    celery_app.conf.broker_transport_options = (
+        transport_options
+        if transport_options is not None
+        else broker_transport_options(url, settings.DATA_DIR)
+    )
     try:
         yield
     finally:
@@ -229,6 +234,11 @@ class Worker:
         if self.process.poll() is None:
             self.process.wait(timeout=10)
 
+    def pool_children(self) -> list[int]:
+        """The pids of the worker's pool processes (children of its main process)."""
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.output().splitlines()[-lines:])
 
@@ -240,7 +250,7 @@ def start_worker(transactional_db, tmp_path, _media_root) -> Iterator[Callable[.
     started: list[Worker] = []
     data_dir = tmp_path / "worker-data"
 
-    def start(broker_url: str, *, wait: bool = True) -> Worker:
+    def start(broker_url: str, *, wait: bool = True, **settings_env: str) -> Worker:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "gatehouse.settings",
@@ -252,6 +262,7 @@ def start_worker(transactional_db, tmp_path, _media_root) -> Iterator[Callable[.
             "GATEHOUSE_BOOTSTRAP_SAMPLES": str(settings.GATEHOUSE_BOOTSTRAP_SAMPLES),
             "GATEHOUSE_LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            **settings_env,
         }
         log = tmp_path / f"worker-{len(started) + 1}.log"
         command = [

@@ -87,10 +87,10 @@ ROWS = [
         status=VersionStatus.IN_REVIEW),
     # The reports have not run, so the gates fail: 409 for those who may promote.
     Row("promote", "POST", VERSION + "promote/",                   (403, 403, 409, 403, 409, 403, 404, 401),
-        body={"reason": "launch"}, status=VersionStatus.APPROVED),
+        body={"reason": "launch", "replaces": ""}, status=VersionStatus.APPROVED),
     # Never in production, so 409 for those who may roll back.
     Row("rollback", "POST", VERSION + "rollback/",                 (403, 403, 409, 403, 409, 403, 404, 401),
-        body={"reason": "revert"}, status=VersionStatus.ARCHIVED),
+        body={"reason": "revert", "replaces": ""}, status=VersionStatus.ARCHIVED),
     Row("timeline", "GET", MODEL + "timeline/",                    (200, 200, 200, 200, 200, 200, 404, 401)),
     Row("review policy", "GET", MODEL + "review-policy/",          (200, 200, 200, 200, 200, 200, 404, 401)),
     Row("review policy edit", "PATCH", MODEL + "review-policy/",   (403, 403, 200, 403, 200, 403, 404, 401),

@@ -27,7 +27,7 @@ def staff(django_user_model):
 
 
 def test_reviews_records_are_read_only_in_the_admin(staff, approved, risk_officer):
-    version_promote(actor=risk_officer, version=approved, reason="launch")
+    version_promote(actor=risk_officer, version=approved, reason="launch", replaces="")
     before = AuditEvent.objects.count()
 
     for record, model in RECORDS.items():

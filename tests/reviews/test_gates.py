@@ -31,7 +31,7 @@ def standings(version) -> list[tuple[str, bool, str]]:
 
 def promote_refused(version, actor) -> Conflict:
     with pytest.raises(Conflict) as refused:
-        services.version_promote(actor=actor, version=fresh(version), reason="go")
+        services.version_promote(actor=actor, version=fresh(version), reason="go", replaces="")
     assert fresh(version).status != VersionStatus.PRODUCTION
     assert not events("version.promoted")
     return refused.value

@@ -124,7 +124,9 @@ def test_parallel_promotions_of_the_same_version(two_ready, risk_officer, model)
 
     def promote(i: int):
         user = get_user_model().objects.get(pk=risk_officer.pk)
-        return services.version_promote(actor=user, version=version, reason=f"thread {i}")
+        return services.version_promote(
+            actor=user, version=version, reason=f"thread {i}", replaces=""
+        )
 
     results = race(promote)
 

@@ -34,7 +34,9 @@ def second(ci, engineer, reviewer, risk_officer, model, approved):
 @pytest.fixture
 def replaced(approved, second, risk_officer):
     """1.0.0 went to production, then 2.0.0 replaced it."""
-    services.version_promote(actor=risk_officer, version=approved, reason="first release")
+    services.version_promote(
+        actor=risk_officer, version=approved, reason="first release", replaces=""
+    )
     services.version_promote(
         actor=risk_officer, version=fresh(second), reason="better recall", replaces="1.0.0"
     )
@@ -71,7 +73,7 @@ def test_a_risk_officer_promotes_an_approved_version(approved, risk_officer):
 
 
 def test_an_admin_may_promote(approved, admin_user):
-    services.version_promote(actor=admin_user, version=approved)
+    services.version_promote(actor=admin_user, version=approved, replaces="")
 
     assert fresh(approved).status == VersionStatus.PRODUCTION
 
@@ -79,7 +81,7 @@ def test_an_admin_may_promote(approved, admin_user):
 def test_others_may_not_promote(approved, reviewer, engineer, auditor, ci_user, outsider):
     for actor in (reviewer, engineer, auditor, ci_user, outsider):
         with pytest.raises(NotAllowed):
-            services.version_promote(actor=actor, version=approved)
+            services.version_promote(actor=actor, version=approved, replaces="")
 
     assert fresh(approved).status == VersionStatus.APPROVED
     assert not ProductionEvent.objects.exists()
@@ -92,7 +94,7 @@ def test_promotion_waits_for_every_gate(in_review, reviewer, risk_officer):
     )
 
     with pytest.raises(Conflict) as refused:
-        services.version_promote(actor=risk_officer, version=fresh(in_review))
+        services.version_promote(actor=risk_officer, version=fresh(in_review), replaces="")
 
     assert refused.value.errors == {"gates": ["approvals"]}
     assert "waiting for 1 more risk officer" in refused.value.message
@@ -102,7 +104,7 @@ def test_promotion_waits_for_every_gate(in_review, reviewer, risk_officer):
 
 def test_a_registered_version_is_not_promoted(submitted, risk_officer):
     with pytest.raises(Conflict, match="registered version cannot be promoted"):
-        services.version_promote(actor=risk_officer, version=submitted)
+        services.version_promote(actor=risk_officer, version=submitted, replaces="")
 
 
 def test_promotion_archives_the_previous_production_version(replaced):
@@ -121,7 +123,7 @@ def test_promotion_archives_the_previous_production_version(replaced):
 def test_promotion_is_refused_when_production_changed_since_the_caller_looked(
     approved, second, risk_officer
 ):
-    services.version_promote(actor=risk_officer, version=approved)
+    services.version_promote(actor=risk_officer, version=approved, replaces="")
 
     with pytest.raises(Conflict) as refused:
         services.version_promote(actor=risk_officer, version=fresh(second), replaces="")
@@ -131,10 +133,10 @@ def test_promotion_is_refused_when_production_changed_since_the_caller_looked(
 
 
 def test_a_version_already_in_production_is_not_promoted_again(approved, risk_officer):
-    services.version_promote(actor=risk_officer, version=approved)
+    services.version_promote(actor=risk_officer, version=approved, replaces="")
 
     with pytest.raises(Conflict, match="already in production"):
-        services.version_promote(actor=risk_officer, version=fresh(approved))
+        services.version_promote(actor=risk_officer, version=fresh(approved), replaces="1.0.0")
 
     assert ProductionEvent.objects.count() == 1
 
@@ -227,25 +229,31 @@ def test_rollback_to_an_archived_version(replaced, risk_officer):
 
 def test_rollback_needs_a_reason(replaced, risk_officer):
     with pytest.raises(InvalidInput) as refused:
-        services.version_rollback(actor=risk_officer, version=replaced[0], reason="  ")
+        services.version_rollback(
+            actor=risk_officer, version=replaced[0], reason="  ", replaces="2.0.0"
+        )
 
     assert "reason" in refused.value.errors
     assert statuses(replaced[0].model) == {"1.0.0": "archived", "2.0.0": "production"}
 
 
 def test_rollback_only_to_versions_that_were_in_production(approved, second, risk_officer):
-    services.version_promote(actor=risk_officer, version=approved)
+    services.version_promote(actor=risk_officer, version=approved, replaces="")
     ModelVersion.objects.filter(pk=second.pk).update(status=VersionStatus.ARCHIVED)
 
     with pytest.raises(Conflict, match="were in production"):
-        services.version_rollback(actor=risk_officer, version=fresh(second), reason="why not")
+        services.version_rollback(
+            actor=risk_officer, version=fresh(second), reason="why not", replaces="1.0.0"
+        )
 
 
 def test_rollback_needs_a_new_review_once_the_policy_changed(replaced, risk_officer):
     services.policy_update(actor=risk_officer, model=replaced[0].model, signoff_valid_days=60)
 
     with pytest.raises(Conflict) as refused:
-        services.version_rollback(actor=risk_officer, version=replaced[0], reason="2.0.0 is bad")
+        services.version_rollback(
+            actor=risk_officer, version=replaced[0], reason="2.0.0 is bad", replaces="2.0.0"
+        )
 
     assert refused.value.errors == {"gates": ["approvals"]}
     assert statuses(replaced[0].model) == {"1.0.0": "archived", "2.0.0": "production"}
@@ -258,7 +266,9 @@ def test_rollback_needs_a_new_review_once_its_approvals_expired(replaced, risk_o
     )
 
     with pytest.raises(Conflict) as refused:
-        services.version_rollback(actor=risk_officer, version=replaced[0], reason="2.0.0 is bad")
+        services.version_rollback(
+            actor=risk_officer, version=replaced[0], reason="2.0.0 is bad", replaces="2.0.0"
+        )
 
     assert refused.value.errors == {"gates": ["approvals"]}
     assert statuses(replaced[0].model) == {"1.0.0": "archived", "2.0.0": "production"}
@@ -267,7 +277,9 @@ def test_rollback_needs_a_new_review_once_its_approvals_expired(replaced, risk_o
 def test_rollback_is_for_risk_officers_and_admins(replaced, reviewer, engineer, auditor):
     for actor in (reviewer, engineer, auditor):
         with pytest.raises(NotAllowed):
-            services.version_rollback(actor=actor, version=replaced[0], reason="bad")
+            services.version_rollback(
+                actor=actor, version=replaced[0], reason="bad", replaces="2.0.0"
+            )
 
     assert statuses(replaced[0].model) == {"1.0.0": "archived", "2.0.0": "production"}
     assert not events("version.rolled_back")
@@ -286,13 +298,15 @@ def test_the_whole_review_through_the_api(ci, model, engineer, reviewer, risk_of
     for number in ("1.0.0", "2.0.0"):
         url = VERSION.format(number)
         assert eng.post(url + "review-request/", {}, format="json").json()["status"] == "in_review"
-        assert risk.post(url + "promote/", {}, format="json").status_code == 409
+        promote = {"replaces": ""}
+        assert risk.post(url + "promote/", promote, format="json").status_code == 409
         assert rev.post(url + "signoffs/", sign, format="json").status_code == 201
         signed = risk.post(url + "signoffs/", sign, format="json").json()
         assert signed["version_status"] == "approved"
         assert risk.get(url + "gates/").json()["passed"] is True
 
-    assert rev.post(VERSION.format("1.0.0") + "promote/", {}, format="json").status_code == 403
+    none = {"replaces": ""}
+    assert rev.post(VERSION.format("1.0.0") + "promote/", none, format="json").status_code == 403
     promoted = risk.post(
         VERSION.format("1.0.0") + "promote/", {"reason": "launch", "replaces": ""}, format="json"
     )
@@ -313,7 +327,9 @@ def test_the_whole_review_through_the_api(ci, model, engineer, reviewer, risk_of
     assert second.status_code == 200
     assert second.json()["replaced"] == "1.0.0"
 
-    no_reason = risk.post(VERSION.format("1.0.0") + "rollback/", {"reason": ""}, format="json")
+    no_reason = risk.post(
+        VERSION.format("1.0.0") + "rollback/", {"reason": "", "replaces": "2.0.0"}, format="json"
+    )
     assert no_reason.status_code == 400
     assert "reason" in no_reason.json()["errors"]
     rolled = risk.post(
@@ -363,7 +379,7 @@ def test_the_whole_review_through_the_api(ci, model, engineer, reviewer, risk_of
 
 def test_the_promote_api_lists_the_failing_gates(in_review, risk_officer):
     response = client_for(risk_officer).post(
-        VERSION.format("1.0.0") + "promote/", {"reason": "now"}, format="json"
+        VERSION.format("1.0.0") + "promote/", {"reason": "now", "replaces": ""}, format="json"
     )
 
     assert response.status_code == 409
@@ -374,7 +390,60 @@ def test_the_promote_api_lists_the_failing_gates(in_review, risk_officer):
 
 
 def test_the_promote_api_hides_the_model_from_outsiders(approved, outsider):
-    response = client_for(outsider).post(VERSION.format("1.0.0") + "promote/", {}, format="json")
+    response = client_for(outsider).post(
+        VERSION.format("1.0.0") + "promote/", {"replaces": ""}, format="json"
+    )
 
     assert response.status_code == 404
     assert fresh(approved).status == VersionStatus.APPROVED
+
+
+def test_every_promotion_and_rollback_must_say_what_it_replaces(replaced, risk_officer):
+    first = replaced[0]
+    client = client_for(risk_officer)
+
+    missing = client.post(VERSION.format("1.0.0") + "rollback/", {"reason": "bad"}, format="json")
+    null = client.post(
+        VERSION.format("1.0.0") + "rollback/", {"reason": "bad", "replaces": None}, format="json"
+    )
+
+    for response in (missing, null):
+        assert response.status_code == 400
+        assert list(response.json()["errors"]) == ["replaces"]
+    with pytest.raises(TypeError):
+        services.version_rollback(actor=risk_officer, version=first, reason="bad")  # type: ignore[call-arg]
+    assert statuses(first.model) == {"1.0.0": "archived", "2.0.0": "production"}
+    assert not events("version.rolled_back")
+
+
+def test_a_burst_of_promotions_that_saw_the_same_production_changes_it_once(
+    approved, second, risk_officer
+):
+    """Each caller decided against an empty production; only the first change goes through."""
+    outcomes = []
+    for version in (approved, second, approved):
+        try:
+            services.version_promote(actor=risk_officer, version=fresh(version), replaces="")
+            outcomes.append("promoted")
+        except Conflict as refused:
+            outcomes.append(sorted(refused.errors) or refused.message)
+
+    assert outcomes == ["promoted", ["replaces"], "1.0.0 is already in production."]
+    assert statuses(approved.model) == {"1.0.0": "production", "2.0.0": "approved"}
+    assert ProductionEvent.objects.count() == 1
+
+
+def test_the_promote_page_refuses_a_form_that_does_not_say_what_it_replaces(
+    approved, risk_officer, client
+):
+    client.force_login(risk_officer)
+    url = "/models/credit-default/versions/1.0.0/promote/"
+
+    refused = client.post(url, {"reason": "launch"})
+    assert refused.status_code == 400
+    assert "did not say what is in production" in refused.content.decode()
+    assert fresh(approved).status == VersionStatus.APPROVED
+
+    done = client.post(url, {"reason": "launch", "replaces": ""})
+    assert done.status_code == 302
+    assert fresh(approved).status == VersionStatus.PRODUCTION
