@@ -7,7 +7,6 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -17,6 +16,7 @@ from .. import selectors, services
 from ..errors import InvalidInput, NotAllowed, TooLarge
 from ..models import Team
 from . import serializers as s
+from .parsers import JSONParser, MultiPartParser
 
 
 def paginated(request, view: APIView, queryset, serializer_class) -> Response:
