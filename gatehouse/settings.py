@@ -150,7 +150,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "registry.api.schema.GatehouseAutoSchema",
     # Bounded JSON (size, nesting) and oversized form fields as the API's JSON 4xx.
     "DEFAULT_PARSER_CLASSES": [
         "registry.api.parsers.JSONParser",
@@ -173,6 +173,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share the field name ``status``; name each after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "VersionStatusEnum": "registry.models.VersionStatus",
+        "ReportStatusEnum": "explain.models.ReportStatus",
+    },
 }
 
 # Celery. The default broker is a folder on disk, so a laptop needs no server.

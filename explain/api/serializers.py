@@ -53,7 +53,9 @@ class ReportSummaryOutput(serializers.ModelSerializer):
 
 class ReportOutput(ReportSummaryOutput):
     files = ReportFileOutput(many=True, read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Null for the system"
+    )
 
     class Meta(ReportSummaryOutput.Meta):
         fields = (

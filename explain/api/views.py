@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +18,8 @@ from . import serializers as s
 
 class ReportListView(APIView):
     """A version's reports, or ask for one with other params (the old one stays)."""
+
+    pagination_class = LimitOffsetPagination
 
     @extend_schema(responses=s.ReportSummaryOutput(many=True))
     def get(self, request, name: str, version: str):

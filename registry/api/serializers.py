@@ -24,7 +24,9 @@ from .parsers import TooDeep, loads_bounded
 
 class ModelOutput(serializers.ModelSerializer):
     owner_team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     url = serializers.SerializerMethodField()
     versions_url = serializers.SerializerMethodField()
 

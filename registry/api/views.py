@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
@@ -20,14 +20,17 @@ from .parsers import JSONParser, MultiPartParser
 
 
 def paginated(request, view: APIView, queryset, serializer_class) -> Response:
-    """One page of ``queryset`` rendered with ``serializer_class``."""
-    paginator = LimitOffsetPagination()
+    """One page of ``queryset`` rendered with ``serializer_class``, by the view's
+    ``pagination_class`` (which is also how the schema learns the page shape)."""
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
 class ModelListView(APIView):
     """List the models you may see, or register a new one."""
+
+    pagination_class = LimitOffsetPagination
 
     @extend_schema(
         responses=s.ModelOutput(many=True),
@@ -108,6 +111,7 @@ class VersionListView(APIView):
     """List a model's versions, or register a candidate (multipart)."""
 
     parser_classes = [MultiPartParser, JSONParser]
+    pagination_class = LimitOffsetPagination
 
     @extend_schema(responses=s.VersionOutput(many=True))
     def get(self, request, name: str):
@@ -118,7 +122,11 @@ class VersionListView(APIView):
         return paginated(request, self, versions, s.VersionOutput)
 
     @extend_schema(
-        request={"multipart/form-data": s.VersionRegisterInput},
+        request={
+            "multipart/form-data": OpenApiRequest(
+                s.VersionRegisterInput, encoding={"metadata": {"contentType": "application/json"}}
+            )
+        },
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
