@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from . import permissions
 from .audit import audit_record
 from .models import (
     KPI,
@@ -110,6 +111,13 @@ class RegisteredModelAdmin(AuditedAdmin):
     list_filter = ("risk_tier", "owner_team")
     search_fields = ("name", "title")
     readonly_fields = ("created_by", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Staff with Django's change permission still need the risk-tier right.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and not permissions.can_set_risk_tier(request.user, obj):
+            fields += ("risk_tier",)
+        return fields
 
 
 @admin.register(ModelVersion)
