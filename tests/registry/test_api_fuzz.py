@@ -9,6 +9,8 @@ import json
 import pytest
 import schemathesis
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
@@ -52,10 +54,15 @@ def api_schema(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def world(engineer, model, ci, monkeypatch, settings):
+def world(engineer, model, ci, monkeypatch, settings, request):
     """A registered version on the model, reports that never reach a broker, and the
     in-process host schemathesis calls."""
     settings.ALLOWED_HOSTS = ["*"]
+    # As Django's test client does: a request must not close the test's connection (which
+    # holds the test transaction on PostgreSQL).
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+        request.addfinalizer(lambda signal=signal: signal.connect(close_old_connections))
     monkeypatch.setattr(tasks.run_report, "apply_async", lambda *a, **k: None)
     cache.clear()
     Candidate().register(actor=engineer, model=model)
