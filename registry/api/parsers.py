@@ -24,24 +24,31 @@ from ..errors import InvalidInput, TooLarge
 # or the registration's ``metadata`` part); the documents it defines need 6 levels.
 MAX_JSON_DEPTH = 20
 
-# A JSON string (with its escapes), or one bracket: enough to measure nesting without parsing.
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?|[\[\]{}]')
+# The next quote or bracket, and the rest of a string after its opening quote (escapes
+# included). Each string is matched once from its start, so a scan is linear in the text.
+_NEXT = re.compile(r'["\[\]{}]')
+_STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"')
+_COLON = re.compile(r"\s*:")
 
 
 def too_deep_at(text: str, limit: int = MAX_JSON_DEPTH) -> str | None:
     """The top-level key under which ``text`` nests deeper than ``limit`` ("" when the
     document itself does), or None when it stays within the limit.
 
-    Scanned before parsing, so ``json.loads`` never recurses past the limit."""
+    Linear: each string is matched once, and an unterminated one ends the scan."""
     depth = 0
     key = ""
-    for match in _TOKENS.finditer(text):
-        part = match.group()
-        if part[0] == '"':
-            if depth == 1 and match.group(1) is not None:
-                key = part[: match.start(1) - match.start()].strip('"')
-            continue
-        if part in "[{":
+    pos = 0
+    while match := _NEXT.search(text, pos):
+        char, pos = match.group(), match.end()
+        if char == '"':
+            rest = _STRING_REST.match(text, pos)
+            if rest is None:
+                return None  # unterminated: json.loads refuses it at this depth
+            if depth == 1 and _COLON.match(text, rest.end()):
+                key = text[pos : rest.end() - 1]
+            pos = rest.end()
+        elif char in "[{":
             depth += 1
             if depth > limit:
                 return key
@@ -58,12 +65,38 @@ class TooDeep(ValueError):
         self.key = key
 
 
+def _depth_over(values: list, depth: int, limit: int) -> bool:
+    """Whether containers among ``values`` (at ``depth``) nest past ``limit``, level by level."""
+    while level := [c for c in values if isinstance(c, dict | list)]:
+        if depth > limit:
+            return True
+        values = [g for c in level for g in (c.values() if isinstance(c, dict) else c)]
+        depth += 1
+    return False
+
+
+def _too_deep_in(data: dict | list, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """``too_deep_at`` for parsed data: the whole document first, then (rarely) each
+    top-level value, to name the one at fault."""
+    if not _depth_over([data], 1, limit):
+        return None
+    if isinstance(data, list):
+        return ""
+    return next(str(k) for k, v in data.items() if _depth_over([v], 2, limit))
+
+
 def loads_bounded(text: str, **kwargs: Any) -> Any:
-    """``json.loads`` that raises ``TooDeep`` instead of recursing past ``MAX_JSON_DEPTH``."""
-    key = too_deep_at(text)
-    if key is not None:
+    """``json.loads`` that raises ``TooDeep`` for documents nested deeper than
+    ``MAX_JSON_DEPTH`` (instead of a ``RecursionError`` for the deepest)."""
+    if text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+        return json.loads(text, **kwargs)  # too few brackets to nest too deep
+    try:
+        data = json.loads(text, **kwargs)
+    except RecursionError:
+        raise TooDeep(too_deep_at(text) or "") from None
+    if isinstance(data, dict | list) and (key := _too_deep_in(data)) is not None:
         raise TooDeep(key)
-    return json.loads(text, **kwargs)
+    return data
 
 
 def _field_being_read(exc: BaseException) -> str:
