@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -16,6 +15,7 @@ from .. import selectors, services
 from ..errors import InvalidInput, NotAllowed, TooLarge
 from ..models import Team
 from . import serializers as s
+from .pagination import Pages
 from .parsers import JSONParser, MultiPartParser
 
 
@@ -30,7 +30,7 @@ def paginated(request, view: APIView, queryset, serializer_class) -> Response:
 class ModelListView(APIView):
     """List the models you may see, or register a new one."""
 
-    pagination_class = LimitOffsetPagination
+    pagination_class = Pages
 
     @extend_schema(
         responses=s.ModelOutput(many=True),
@@ -111,7 +111,7 @@ class VersionListView(APIView):
     """List a model's versions, or register a candidate (multipart)."""
 
     parser_classes = [MultiPartParser, JSONParser]
-    pagination_class = LimitOffsetPagination
+    pagination_class = Pages
 
     @extend_schema(responses=s.VersionOutput(many=True))
     def get(self, request, name: str):

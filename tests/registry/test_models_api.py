@@ -705,3 +705,17 @@ def test_tokens_from_the_api_are_listed_on_the_profile_page(engineer):
     assert "deploy script" in page
     assert f"{body['prefix']}…" in page
     assert body["token"] not in page
+
+
+def test_page_numbers_past_the_databases_integers_are_clamped(model, other_model, auditor):
+    huge = 10**30
+    client = client_for(auditor)
+
+    beyond = client.get(f"{MODELS}?limit=1&offset={huge}")
+    capped = client.get(f"{MODELS}?limit={huge}")
+
+    assert beyond.status_code == 200
+    assert beyond.json()["count"] == 2
+    assert beyond.json()["results"] == []
+    assert capped.status_code == 200
+    assert [m["name"] for m in capped.json()["results"]] == ["churn", "credit-default"]
