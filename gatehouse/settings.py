@@ -240,8 +240,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_SCHEMA_CLASS": "registry.api.schema.GatehouseAutoSchema",
+    # Bounded JSON (size, nesting) and oversized form fields as the API's JSON 4xx.
+    "DEFAULT_PARSER_CLASSES": [
+        "registry.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "registry.api.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "registry.api.pagination.Pages",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "registry.api.errors.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

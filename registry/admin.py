@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 
-from . import accounts
+from . import accounts, permissions
 from .audit import audit_record
 from .models import (
     KPI,
@@ -180,6 +180,13 @@ class RegisteredModelAdmin(AuditedAdmin):
     list_filter = ("risk_tier", "owner_team")
     search_fields = ("name", "title")
     readonly_fields = ("created_by", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Staff with Django's change permission still need the risk-tier right.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and not permissions.can_set_risk_tier(request.user, obj):
+            fields += ("risk_tier",)
+        return fields
 
 
 @admin.register(ModelVersion)

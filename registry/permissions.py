@@ -60,3 +60,14 @@ def can_create_model(user, team) -> bool:
     if Role.ADMIN in roles_of(user):
         return True
     return has_capability(user, "can_manage_models") and team.members.filter(pk=user.pk).exists()
+
+
+def can_set_risk_tier(user, model: RegisteredModel) -> bool:
+    """Change a model's risk tier or its review policy: risk officers of the owning team, and
+    admins. The team that builds the model never governs it (the tier picks its reviewers)."""
+    if is_service_account(user):
+        return False
+    roles = roles_of(user)
+    if Role.ADMIN in roles:
+        return True
+    return Role.RISK_OFFICER in roles and is_team_member(user, model)

@@ -82,8 +82,11 @@ def model_create(
 
 
 def model_update(*, actor, model: RegisteredModel, **changes: Any) -> RegisteredModel:
-    """Change a model's descriptive fields; the audit event records old and new values."""
-    if not permissions.can_manage_model(actor, model):
+    """Change a model's descriptive fields (its team) or its risk tier (risk officers); the
+    audit event records old and new values."""
+    may_edit = permissions.can_manage_model(actor, model)
+    may_set_tier = permissions.can_set_risk_tier(actor, model)
+    if not may_edit and not (may_set_tier and set(changes) <= {"risk_tier"}):
         raise NotAllowed("Only the owning team's ML engineers or an admin may edit this model.")
     unknown = set(changes) - set(MODEL_FIELDS)
     if unknown:
@@ -95,6 +98,13 @@ def model_update(*, actor, model: RegisteredModel, **changes: Any) -> Registered
             for key, value in changes.items()
             if getattr(model, key) != value
         }
+        # The tier decides who must review and what evidence is needed, so the governed team
+        # may not change it; resending the current tier (a whole form) needs no right.
+        if "risk_tier" in diff and not may_set_tier:
+            raise NotAllowed.for_field(
+                "risk_tier",
+                "Only the owning team's risk officers or an admin change the risk tier.",
+            )
         for key, value in changes.items():
             setattr(model, key, value)
         validate_instance(model, exclude=["created_by"])

@@ -413,10 +413,7 @@ POLICY_FIELDS = (
 
 def policy_update(*, actor, model: RegisteredModel, **changes: Any) -> ReviewPolicy:
     """Save a new revision of the model's review policy; approvals under older ones lapse."""
-    if not (
-        Role.ADMIN in roles_of(actor)
-        or (Role.RISK_OFFICER in roles_of(actor) and _can_act_on(actor, model))
-    ):
+    if not permissions.can_set_risk_tier(actor, model):
         raise NotAllowed("Only risk officers of the owning team and admins change review policies.")
     unknown = set(changes) - set(POLICY_FIELDS)
     if unknown:

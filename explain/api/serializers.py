@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from registry.api.serializers import MAX_FIELD_BYTES, MaxJSONBytes
+
 from ..models import Report, ReportFile, ReportKind
 
 
@@ -51,7 +53,9 @@ class ReportSummaryOutput(serializers.ModelSerializer):
 
 class ReportOutput(ReportSummaryOutput):
     files = ReportFileOutput(many=True, read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Null for the system"
+    )
 
     class Meta(ReportSummaryOutput.Meta):
         fields = (
@@ -67,4 +71,6 @@ class ReportOutput(ReportSummaryOutput):
 
 class ReportRequestInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ReportKind.choices)
-    params = serializers.DictField(required=False, default=dict)
+    params = serializers.DictField(
+        required=False, default=dict, validators=[MaxJSONBytes(MAX_FIELD_BYTES["params"])]
+    )

@@ -7,6 +7,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from registry.api.pagination import Pages
 from registry.api.views import paginated
 from registry.errors import NotFound
 from registry.selectors import version_for_user
@@ -17,6 +18,8 @@ from . import serializers as s
 
 class ReportListView(APIView):
     """A version's reports, or ask for one with other params (the old one stays)."""
+
+    pagination_class = Pages
 
     @extend_schema(responses=s.ReportSummaryOutput(many=True))
     def get(self, request, name: str, version: str):

@@ -19,13 +19,16 @@ from ..models import (
     RegisteredModel,
     RiskTier,
 )
+from .parsers import TooDeep, loads_bounded
 
 # --- models --------------------------------------------------------------------------------
 
 
 class ModelOutput(serializers.ModelSerializer):
     owner_team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     url = serializers.SerializerMethodField()
     versions_url = serializers.SerializerMethodField()
 
@@ -129,6 +132,26 @@ class ColumnsInput(serializers.Serializer):
         return value
 
 
+# Serialized size caps: a free-form mapping is shown on every version page and in every
+# bundle, so a 9 MB ``params`` made its page 38x slower. Documented in the README.
+MAX_FIELD_BYTES = {"metrics": 64 * 1024, "params": 64 * 1024, "tags": 16 * 1024}
+MAX_METADATA_BYTES = 256 * 1024
+
+
+class MaxJSONBytes:
+    """Refuse a value whose compact JSON encoding is longer than ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, value: Any) -> None:
+        size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
+        if size > self.limit:
+            raise serializers.ValidationError(
+                f"At most {self.limit} bytes as JSON; this is {size} bytes."
+            )
+
+
 def _numbers_only(value: dict[str, Any]) -> dict[str, Any]:
     bad = [k for k, v in value.items() if isinstance(v, bool) or not isinstance(v, int | float)]
     if bad:
@@ -143,9 +166,20 @@ class VersionMetadataInput(serializers.Serializer):
     code_commit = serializers.RegexField(r"^[0-9a-fA-F]{7,64}$", max_length=64)
     training_data_uri = serializers.CharField(max_length=1000)
     training_data_sha256 = Sha256Field()
-    metrics = serializers.DictField(required=False, default=dict, validators=[_numbers_only])
-    params = serializers.DictField(required=False, default=dict)
-    tags = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
+    metrics = serializers.DictField(
+        required=False,
+        default=dict,
+        validators=[_numbers_only, MaxJSONBytes(MAX_FIELD_BYTES["metrics"])],
+    )
+    params = serializers.DictField(
+        required=False, default=dict, validators=[MaxJSONBytes(MAX_FIELD_BYTES["params"])]
+    )
+    tags = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        default=dict,
+        validators=[MaxJSONBytes(MAX_FIELD_BYTES["tags"])],
+    )
     columns = ColumnsInput()
     artifact_is_model_file = serializers.BooleanField(
         required=False,
@@ -165,12 +199,18 @@ class JSONStringField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if hasattr(data, "read"):
-            data = data.read()
-        if isinstance(data, bytes):
-            data = data.decode("utf-8", errors="replace")
+            data = data.read(MAX_METADATA_BYTES + 1)
         if isinstance(data, str):
+            data = data.encode()
+        if isinstance(data, bytes):
+            if len(data) > MAX_METADATA_BYTES:
+                raise serializers.ValidationError(f"At most {MAX_METADATA_BYTES} bytes.")
             try:
-                data = json.loads(data)
+                data = loads_bounded(data.decode("utf-8", errors="replace"))
+            except TooDeep as exc:
+                raise serializers.ValidationError(
+                    {exc.key: [str(exc)]} if exc.key else str(exc)
+                ) from exc
             except json.JSONDecodeError as exc:
                 raise serializers.ValidationError(f"Not valid JSON: {exc}") from exc
         if not isinstance(data, dict):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -16,17 +14,22 @@ from .. import accounts, selectors, services
 from ..errors import InvalidInput, NotAllowed, TooLarge
 from ..models import Team
 from . import serializers as s
+from .pagination import Pages
+from .parsers import JSONParser, MultiPartParser
 
 
 def paginated(request, view: APIView, queryset, serializer_class) -> Response:
-    """One page of ``queryset`` rendered with ``serializer_class``."""
-    paginator = LimitOffsetPagination()
+    """One page of ``queryset`` rendered with ``serializer_class``, by the view's
+    ``pagination_class`` (which is also how the schema learns the page shape)."""
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
 class ModelListView(APIView):
     """List the models you may see, or register a new one."""
+
+    pagination_class = Pages
 
     @extend_schema(
         responses=s.ModelOutput(many=True),
@@ -107,6 +110,7 @@ class VersionListView(APIView):
     """List a model's versions, or register a candidate (multipart)."""
 
     parser_classes = [MultiPartParser, JSONParser]
+    pagination_class = Pages
 
     @extend_schema(responses=s.VersionOutput(many=True))
     def get(self, request, name: str):
@@ -117,7 +121,11 @@ class VersionListView(APIView):
         return paginated(request, self, versions, s.VersionOutput)
 
     @extend_schema(
-        request={"multipart/form-data": s.VersionRegisterInput},
+        request={
+            "multipart/form-data": OpenApiRequest(
+                s.VersionRegisterInput, encoding={"metadata": {"contentType": "application/json"}}
+            )
+        },
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",

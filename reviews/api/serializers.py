@@ -212,7 +212,15 @@ class TimelineQuery(serializers.Serializer):
 
 class ReviewPolicyOutput(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Null until a revision is saved",
+    )
+    created_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Null until a revision is saved"
+    )
     saved = serializers.SerializerMethodField(
         help_text="False while the risk tier's defaults apply and nothing was saved yet"
     )

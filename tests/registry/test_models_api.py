@@ -9,8 +9,12 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from registry.errors import NotAllowed
 from registry.models import KPI, ApiToken, AuditEvent, Objective, RegisteredModel
-from tests.conftest import PASSWORD, client_for
+from registry.permissions import can_set_risk_tier
+from registry.roles import Role
+from reviews import services as review_services
+from tests.conftest import PASSWORD, client_for, make_user
 
 MODELS = "/api/v1/models/"
 TOKEN = "/api/v1/auth/token/"
@@ -304,14 +308,14 @@ def test_an_engineer_edits_the_model_and_the_audit_records_from_and_to(model, en
     before = last_seq()
     response = client_for(engineer).patch(
         f"{MODELS}{model.name}/",
-        {"title": "Credit default v2", "risk_tier": "limited", "description": ""},
+        {"title": "Credit default v2", "intended_use": "Pre-screening", "description": ""},
         format="json",
     )
 
     assert response.status_code == 200, response.json()
     assert response.json()["title"] == "Credit default v2"
     model.refresh_from_db()
-    assert (model.title, model.risk_tier) == ("Credit default v2", "limited")
+    assert (model.title, model.intended_use) == ("Credit default v2", "Pre-screening")
     assert actions_since(before) == ["model.updated"]
     [event] = events("model.updated")
     assert event.actor_name == "eng"
@@ -319,8 +323,106 @@ def test_an_engineer_edits_the_model_and_the_audit_records_from_and_to(model, en
     # The description did not change, so it is not in the diff.
     assert event.payload == {
         "title": {"from": "Credit default", "to": "Credit default v2"},
-        "risk_tier": {"from": "high", "to": "limited"},
+        "intended_use": {"from": "", "to": "Pre-screening"},
     }
+
+
+# --- the risk tier: the governed team never sets it ----------------------------------------
+
+
+def test_the_owning_engineer_cannot_lower_the_risk_tier(model, engineer):
+    before = last_seq()
+    response = client_for(engineer).patch(
+        f"{MODELS}{model.name}/", {"title": "Quiet", "risk_tier": "minimal"}, format="json"
+    )
+
+    assert response.status_code == 403, response.json()
+    assert response.json()["code"] == "forbidden"
+    assert "risk_tier" in response.json()["errors"]
+    model.refresh_from_db()
+    assert (model.title, model.risk_tier) == ("Credit default", "high")
+    assert actions_since(before) == []
+    # So the policy still asks for the risk officer and a SHAP report.
+    policy = client_for(engineer).get(f"{MODELS}{model.name}/review-policy/").json()
+    assert policy["require_shap_report"] is True
+    assert "risk_officer" in policy["required_approvals"]
+
+
+def test_resending_the_current_tier_with_an_edit_needs_no_tier_right(model, engineer):
+    response = client_for(engineer).patch(
+        f"{MODELS}{model.name}/", {"title": "Same tier", "risk_tier": "high"}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert events("model.updated")[0].payload == {
+        "title": {"from": "Credit default", "to": "Same tier"}
+    }
+
+
+@pytest.mark.parametrize(("who", "name"), [("risk_officer", "risk"), ("admin_user", "adm")])
+def test_risk_officers_and_admins_set_the_risk_tier(model, who, name, request):
+    client = client_for(request.getfixturevalue(who))
+    before = last_seq()
+    response = client.patch(f"{MODELS}{model.name}/", {"risk_tier": "minimal"}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["risk_tier"] == "minimal"
+    assert RegisteredModel.objects.get(pk=model.pk).risk_tier == "minimal"
+    assert actions_since(before) == ["model.updated"]
+    [event] = events("model.updated")
+    assert event.actor_name == name
+    assert event.payload == {"risk_tier": {"from": "high", "to": "minimal"}}
+
+
+def test_a_risk_officer_sets_only_the_tier_not_the_description(model, risk_officer):
+    response = client_for(risk_officer).patch(
+        f"{MODELS}{model.name}/", {"risk_tier": "limited", "title": "Mine"}, format="json"
+    )
+
+    assert response.status_code == 403
+    assert RegisteredModel.objects.get(pk=model.pk).risk_tier == "high"
+    assert not events("model.updated")
+
+
+@pytest.mark.parametrize("who", ["outsider", "risk_officer_elsewhere"])
+def test_outsiders_cannot_learn_or_set_the_tier(model, who, request, other_team):
+    if who == "outsider":
+        user = request.getfixturevalue("outsider")
+    else:
+        user = make_user("risk2", [Role.RISK_OFFICER], [other_team])
+    response = client_for(user).patch(
+        f"{MODELS}{model.name}/", {"risk_tier": "minimal"}, format="json"
+    )
+
+    assert response.status_code == 404
+    assert RegisteredModel.objects.get(pk=model.pk).risk_tier == "high"
+    assert not events("model.updated")
+
+
+def test_ci_tokens_cannot_set_the_tier(model, ci):
+    response = client_for(secret=ci[2]).patch(
+        f"{MODELS}{model.name}/", {"risk_tier": "minimal"}, format="json"
+    )
+
+    assert response.status_code == 403
+    assert RegisteredModel.objects.get(pk=model.pk).risk_tier == "high"
+
+
+def test_one_predicate_decides_the_tier_and_the_review_policy(
+    model, engineer, risk_officer, admin_user, reviewer, outsider
+):
+    allowed = {
+        u.username: can_set_risk_tier(u, model)
+        for u in (engineer, risk_officer, admin_user, reviewer, outsider)
+    }
+    assert allowed == {"eng": False, "risk": True, "adm": True, "rev": False, "outsider": False}
+    for user in (engineer, reviewer):
+        with pytest.raises(NotAllowed):
+            review_services.policy_update(actor=user, model=model, require_shap_report=False)
+    policy = review_services.policy_update(
+        actor=risk_officer, model=model, require_shap_report=False
+    )
+    assert policy.require_shap_report is False
 
 
 def test_an_edit_that_changes_nothing_writes_no_event(model, engineer):
@@ -606,3 +708,17 @@ def test_tokens_from_the_api_are_listed_on_the_profile_page(engineer):
     assert "deploy script" in page
     assert f"{body['prefix']}…" in page
     assert body["token"] not in page
+
+
+def test_page_numbers_past_the_databases_integers_are_clamped(model, other_model, auditor):
+    huge = 10**30
+    client = client_for(auditor)
+
+    beyond = client.get(f"{MODELS}?limit=1&offset={huge}")
+    capped = client.get(f"{MODELS}?limit={huge}")
+
+    assert beyond.status_code == 200
+    assert beyond.json()["count"] == 2
+    assert beyond.json()["results"] == []
+    assert capped.status_code == 200
+    assert [m["name"] for m in capped.json()["results"]] == ["churn", "credit-default"]

@@ -115,3 +115,89 @@ def test_the_docs_page_loads_only_local_assets(db):
         asset = Client().get(url)
         assert asset.status_code == 200, url
         assert len(body(asset)) > 100, url
+
+
+# --- the contract schemathesis checks (tests/registry/test_api_fuzz.py) --------------------
+
+ERROR_CODES = {"400", "401", "403", "404", "429"}
+WRITE_ERROR_CODES = {"409", "413"}
+
+
+def operations(schema: dict):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in {"get", "post", "patch", "put", "delete"}:
+                yield path, method, operation
+
+
+def resolve(schema: dict, node: dict) -> dict:
+    if "$ref" in node:
+        return schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def test_every_operation_declares_the_shared_error_responses(schema):
+    error = {"$ref": "#/components/schemas/ErrorOutput"}
+    missing = {}
+    for path, method, operation in operations(schema):
+        expected = ERROR_CODES | (WRITE_ERROR_CODES if method != "get" else set())
+        declared = {
+            code
+            for code, response in operation["responses"].items()
+            if response.get("content", {}).get("application/json", {}).get("schema") == error
+        }
+        if expected - declared:
+            missing[f"{method.upper()} {path}"] = sorted(expected - declared)
+
+    assert not missing
+    shape = schema["components"]["schemas"]["ErrorOutput"]
+    assert set(shape["required"]) == {"detail", "code", "errors"}
+    assert shape["properties"]["errors"]["additionalProperties"]["type"] == "array"
+
+
+@pytest.mark.parametrize(
+    ("path", "item"),
+    [
+        ("/api/v1/models/", "ModelOutput"),
+        ("/api/v1/models/{name}/versions/", "VersionOutput"),
+        ("/api/v1/models/{name}/versions/{version}/reports/", "ReportSummaryOutput"),
+    ],
+)
+def test_list_endpoints_document_the_page_object(schema, path, item):
+    operation = schema["paths"][path]["get"]
+    page = resolve(schema, operation["responses"]["200"]["content"]["application/json"]["schema"])
+
+    assert page["type"] == "object"
+    assert set(page["required"]) >= {"count", "results"}
+    assert page["properties"]["next"]["nullable"] is True
+    assert page["properties"]["results"]["items"] == {"$ref": f"#/components/schemas/{item}"}
+    assert {"limit", "offset"} <= {p["name"] for p in operation["parameters"]}
+
+
+def test_unpaginated_lists_stay_arrays(schema):
+    objectives = schema["paths"]["/api/v1/models/{name}/objectives/"]["get"]
+
+    body = objectives["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body["type"] == "array"
+    assert "limit" not in {p["name"] for p in objectives.get("parameters", [])}
+
+
+def test_metadata_is_a_json_object_part_with_its_own_component(schema):
+    register = schema["paths"]["/api/v1/models/{name}/versions/"]["post"]
+    multipart = register["requestBody"]["content"]["multipart/form-data"]
+    body = resolve(schema, multipart["schema"])
+    metadata = body["properties"]["metadata"]
+    ref = metadata["allOf"][0] if "allOf" in metadata else metadata
+    component = resolve(schema, ref)
+
+    assert multipart["encoding"] == {"metadata": {"contentType": "application/json"}}
+    assert component["type"] == "object"
+    assert {"version", "artifact_sha256", "columns"} <= set(component["required"])
+    assert body["properties"]["evaluation_data"]["format"] == "binary"
+
+
+def test_nullable_people_are_declared_nullable(schema):
+    components = schema["components"]["schemas"]
+
+    assert components["ModelOutput"]["properties"]["created_by"]["nullable"] is True
+    assert components["ReportOutput"]["properties"]["requested_by"]["nullable"] is True

@@ -64,3 +64,20 @@ def test_the_timeline_documents_the_moment_filter(schema):
     ]
 
     assert parameter["schema"] == {"type": "string", "format": "date-time"}
+
+
+def test_an_unsaved_policy_may_have_no_author_or_date(schema):
+    policy = schema["components"]["schemas"]["ReviewPolicyOutput"]["properties"]
+
+    assert policy["created_by"]["nullable"] is True
+    assert policy["created_at"]["nullable"] is True
+
+
+@pytest.mark.parametrize(("path", "methods"), OPERATIONS.items())
+def test_each_reviews_operation_declares_its_errors(schema, path, methods):
+    for method in methods:
+        responses = schema["paths"][path][method]["responses"]
+        expected = {"400", "401", "403", "404", "429"} | (
+            {"409", "413"} if method != "get" else set()
+        )
+        assert expected <= set(responses), (method, path)
