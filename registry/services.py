@@ -33,6 +33,7 @@ from .models import (
     ModelVersion,
     Objective,
     RegisteredModel,
+    RiskTier,
     ServiceAccount,
     Team,
 )
@@ -69,6 +70,15 @@ def model_create(
         name=name, title=title, owner_team=owner_team, created_by=actor, **fields
     )
     validate_instance(model, exclude=["created_by"])
+    # The team may ask for more scrutiny than the default tier, never for less: a tier below
+    # it is the risk officers' call, as every later change of tier is.
+    if RiskTier.values.index(model.risk_tier) < RiskTier.values.index(
+        RegisteredModel._meta.get_field("risk_tier").default
+    ) and not permissions.can_set_risk_tier(actor, model):
+        raise NotAllowed.for_field(
+            "risk_tier",
+            "A tier below the default is set by the owning team's risk officers or an admin.",
+        )
     with transaction.atomic():
         model.save()
         audit_record(

@@ -124,6 +124,29 @@ def test_an_admin_creates_a_model_for_any_team(admin_user, other_team):
     assert events("model.created")[0].actor_name == "adm"
 
 
+def test_an_engineer_cannot_create_a_model_below_the_default_tier(engineer):
+    before = last_seq()
+    body = {**NEW_MODEL, "risk_tier": "minimal"}
+    response = client_for(engineer).post(MODELS, body, format="json")
+
+    assert response.status_code == 403, response.json()
+    assert "risk_tier" in response.json()["errors"]
+    assert not RegisteredModel.objects.filter(name="fraud-score").exists()
+    assert last_seq() == before
+
+
+@pytest.mark.parametrize("who", ["admin", "engineer_and_risk_officer"])
+def test_those_who_set_tiers_may_create_a_minimal_tier_model(who, team, other_team):
+    if who == "admin":
+        user, body = make_user("adm2", [Role.ADMIN]), {**NEW_MODEL, "owner_team": "marketing"}
+    else:
+        user, body = make_user("both", [Role.ML_ENGINEER, Role.RISK_OFFICER], [team]), NEW_MODEL
+    response = client_for(user).post(MODELS, {**body, "risk_tier": "minimal"}, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert RegisteredModel.objects.get(name="fraud-score").risk_tier == "minimal"
+
+
 @pytest.mark.parametrize("who", ["reviewer", "auditor", "outsider", "ci"])
 def test_others_cannot_create_models_for_the_team(who, request, team):
     if who == "ci":
