@@ -6,8 +6,6 @@ import json
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import (
@@ -188,8 +186,6 @@ class VersionMetadataInput(serializers.Serializer):
     )
 
 
-# In the schema it is what a client sends: a string part holding the JSON document.
-@extend_schema_field(OpenApiTypes.STR)
 class JSONStringField(serializers.Field):
     """A multipart part holding a JSON document, validated by a nested serializer."""
 
