@@ -114,17 +114,7 @@ def redis_url(_redis_database) -> str:
 
 def filesystem_broker(data_dir: Path) -> tuple[str, dict[str, Any]]:
     """The embedded broker's URL and transport options for a data folder, as settings make them."""
-    folders = {sub: data_dir / "broker" / sub for sub in ("queue", "processed", "control")}
-    for folder in folders.values():
-        folder.mkdir(parents=True, exist_ok=True)
-    return "filesystem://", {
-        "data_folder_in": str(folders["queue"]),
-        "data_folder_out": str(folders["queue"]),
-        "processed_folder": str(folders["processed"]),
-        "control_folder": str(folders["control"]),
-        "store_processed": False,
-        "polling_interval": 0.2,
-    }
+    return "filesystem://", broker_transport_options("filesystem://", data_dir)
 
 
 def _reset_broker_connections() -> None:
