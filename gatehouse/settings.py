@@ -210,6 +210,10 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("GATEHOUSE_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("GATEHOUSE_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# An address is shared by everyone behind an office NAT or proxy: it locks after its own,
+# higher count, so a few people mistyping cannot lock out a whole office.
+GATEHOUSE_LOGIN_IP_FAILURE_LIMIT = env.int("GATEHOUSE_LOGIN_IP_FAILURE_LIMIT", default=50)
+AXES_HANDLER = "registry.accounts.LockoutHandler"
 # A failure during the lockout does not extend it, so the message's "try again in" holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # Axes resolves the client address with the same rule as DRF's throttles (NUM_PROXIES), so

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
+from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
@@ -104,6 +105,34 @@ class LockoutBackend(AxesStandaloneBackend):
         )
 
 
+def _limits() -> list[int]:
+    """The failure limit of each lockout parameter, in AXES_LOCKOUT_PARAMETERS order."""
+    return [
+        settings.GATEHOUSE_LOGIN_IP_FAILURE_LIMIT
+        if parameter == "ip_address"
+        else settings.AXES_FAILURE_LIMIT
+        for parameter in settings.AXES_LOCKOUT_PARAMETERS
+    ]
+
+
+class LockoutHandler(AxesDatabaseHandler):
+    """axes' database handler, with a limit of its own for a client address.
+
+    axes compares one failure count with one limit. This count is the worst of the
+    account's and the address's, each on the account's scale: an address reaches the
+    account limit only when it reaches GATEHOUSE_LOGIN_IP_FAILURE_LIMIT.
+    """
+
+    def get_failures(self, request, credentials: dict | None = None) -> int:
+        account_limit = settings.AXES_FAILURE_LIMIT
+        worst = 0
+        attempts_list = self.get_user_attempts(request, credentials)
+        for attempts, limit in zip(attempts_list, _limits(), strict=True):
+            failures = attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+            worst = max(worst, failures * account_limit // limit)
+        return worst
+
+
 def lockout_remaining(request: HttpRequest, username: str) -> timedelta | None:
     """How much longer the lockout this request meets lasts, or None when it is not locked."""
     credentials = {"username": username}
@@ -112,9 +141,10 @@ def lockout_remaining(request: HttpRequest, username: str) -> timedelta | None:
     cooloff: timedelta = settings.AXES_COOLOFF_TIME
     handler = AxesProxyHandler.get_implementation()
     ends = []
-    for attempts in handler.get_user_attempts(request, credentials):
+    attempts_list = handler.get_user_attempts(request, credentials)
+    for attempts, limit in zip(attempts_list, _limits(), strict=True):
         counted = attempts.aggregate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
-        if (counted["failures"] or 0) >= settings.AXES_FAILURE_LIMIT:
+        if (counted["failures"] or 0) >= limit:
             ends.append(counted["last"] + cooloff)
     if not ends:
         return cooloff

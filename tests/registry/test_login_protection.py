@@ -21,11 +21,13 @@ from tests.conftest import PASSWORD, client_for
 
 TOKEN = "/api/v1/auth/token/"
 LIMIT = 5
+IP_LIMIT = 8
 
 
 @pytest.fixture(autouse=True)
 def _limits(settings, db):
     settings.AXES_FAILURE_LIMIT = LIMIT
+    settings.GATEHOUSE_LOGIN_IP_FAILURE_LIMIT = IP_LIMIT
     cache.clear()
 
 
@@ -123,7 +125,7 @@ def test_a_new_forwarded_for_header_per_request_does_not_escape_the_lock(enginee
             format="json",
             HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
         ).status_code
-        for i in range(LIMIT)
+        for i in range(IP_LIMIT)
     ]
     after = api.post(
         TOKEN,
@@ -132,9 +134,30 @@ def test_a_new_forwarded_for_header_per_request_does_not_escape_the_lock(enginee
         HTTP_X_FORWARDED_FOR="198.51.100.7",
     )
 
-    assert codes == [403] * (LIMIT - 1) + [429]
+    assert codes == [403] * (IP_LIMIT - 1) + [429]
     assert after.status_code == 429
     assert {e.payload["ip"] for e in failure_events()} == {"127.0.0.1"}
+
+
+def test_an_address_shared_by_many_locks_only_at_its_own_higher_limit(engineer, reviewer):
+    """An office behind one address: one person's lockout does not lock out the others,
+    until the address itself reaches its limit."""
+    api = client_for()
+    for i in range(LIMIT):
+        api.post(TOKEN, {"username": "eng", "password": f"guess-{i}"}, format="json")
+
+    colleague = api.post(TOKEN, {"username": "rev", "password": PASSWORD}, format="json")
+    locked_account = api.post(TOKEN, {"username": "eng", "password": PASSWORD}, format="json")
+    for i in range(IP_LIMIT - LIMIT - 1):
+        api.post(TOKEN, {"username": "rev", "password": f"guess-{i}"}, format="json")
+    address_limit = api.post(TOKEN, {"username": "rev", "password": "last-guess"}, format="json")
+    after = api.post(TOKEN, {"username": "rev", "password": PASSWORD}, format="json")
+
+    assert colleague.status_code == 201
+    assert locked_account.status_code == 429
+    assert address_limit.status_code == 429
+    assert after.status_code == 429
+    assert "Try again in 15 minutes" in after.json()["detail"]
 
 
 def test_behind_one_proxy_the_client_is_the_address_the_proxy_appended(settings):
@@ -152,7 +175,7 @@ def test_behind_one_proxy_the_client_is_the_address_the_proxy_appended(settings)
 def test_behind_a_proxy_each_real_client_is_locked_apart(settings, engineer):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     api = client_for()
-    for i in range(LIMIT):
+    for i in range(IP_LIMIT):
         api.post(
             TOKEN,
             {"username": f"user{i}", "password": "guess"},
