@@ -75,3 +75,4 @@ lint: install
 bench: install
 	$(PY) benchmarks/fairness.py
 	$(PY) benchmarks/explain.py
+	$(PY) benchmarks/upload_guards.py
