@@ -13,21 +13,23 @@ from pathlib import Path
 import environ
 from kombu import Exchange, Queue
 
+from gatehouse.env import env_bool, env_float, env_int, env_list, env_str
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
-DATA_DIR = Path(env.str("GATEHOUSE_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+DATA_DIR = Path(env_str("GATEHOUSE_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
 # Demo users and their passwords are only ever printed when this is on; never in production.
-DEMO_MODE = env.bool("GATEHOUSE_DEMO", default=False)
+DEMO_MODE = env_bool("GATEHOUSE_DEMO", default=False)
 
 
 def _secret_key() -> str:
     """The secret key from the environment, else one generated once per data folder."""
-    key = env.str("DJANGO_SECRET_KEY", default="")
+    key = env_str("DJANGO_SECRET_KEY", default="")
     if key:
         return key
     key_file = DATA_DIR / "secret_key"
@@ -39,8 +41,8 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 # The demo serves loopback only; a deployment names its public host(s).
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -116,7 +118,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.str("GATEHOUSE_TIME_ZONE", default="UTC")
+TIME_ZONE = env_str("GATEHOUSE_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -124,7 +126,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_ROOT = Path(env.str("GATEHOUSE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
+MEDIA_ROOT = Path(env_str("GATEHOUSE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -136,22 +138,22 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SESSION_COOKIE_AGE = env.int("GATEHOUSE_SESSION_SECONDS", default=8 * 3600)
+SESSION_COOKIE_AGE = env_int("GATEHOUSE_SESSION_SECONDS", default=8 * 3600)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https")
-    if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
+    if env_bool("DJANGO_BEHIND_TLS_PROXY", default=False)
     else None
 )
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # HTTPS in production (README, "Production settings"): off by default so the demo runs on
 # plain http://127.0.0.1; HSTS is a promise browsers keep, so it is opted into explicitly.
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
-SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_FAILURE_VIEW = "gatehouse.views.csrf_failure"
 # Every page loads only this host's own scripts, styles and images: no inline script or
@@ -197,9 +199,7 @@ CACHES = {"default": env.cache_url("GATEHOUSE_CACHE_URL", default="dbcache://gat
 # How many reverse proxies stand in front of the app and append to X-Forwarded-For. 0 (the
 # default) trusts no header and takes the peer address; otherwise the N-th address from the
 # right is the client's, so a client cannot pick its own address by sending the header.
-GATEHOUSE_NUM_PROXIES = env.int("GATEHOUSE_NUM_PROXIES", default=0)
-if GATEHOUSE_NUM_PROXIES < 0:
-    raise ValueError("GATEHOUSE_NUM_PROXIES must be 0 or more")
+GATEHOUSE_NUM_PROXIES = env_int("GATEHOUSE_NUM_PROXIES", default=0, minimum=0)
 AUTHENTICATION_BACKENDS = [
     # Refuses any password check (login, token endpoint, e-signature) for a locked account.
     "registry.accounts.LockoutBackend",
@@ -207,12 +207,12 @@ AUTHENTICATION_BACKENDS = [
 ]
 # django-axes counts failures in the database (shared by every process) per account and,
 # separately, per client address; either reaching the limit locks for the cool-off time.
-AXES_FAILURE_LIMIT = env.int("GATEHOUSE_LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("GATEHOUSE_LOCKOUT_MINUTES", default=15))
+AXES_FAILURE_LIMIT = env_int("GATEHOUSE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("GATEHOUSE_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # An address is shared by everyone behind an office NAT or proxy: it locks after its own,
 # higher count, so a few people mistyping cannot lock out a whole office.
-GATEHOUSE_LOGIN_IP_FAILURE_LIMIT = env.int("GATEHOUSE_LOGIN_IP_FAILURE_LIMIT", default=50)
+GATEHOUSE_LOGIN_IP_FAILURE_LIMIT = env_int("GATEHOUSE_LOGIN_IP_FAILURE_LIMIT", default=50)
 AXES_HANDLER = "registry.accounts.LockoutHandler"
 # A failure during the lockout does not extend it, so the message's "try again in" holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -226,17 +226,15 @@ SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 AXES_VERBOSE = False
 # Personal API tokens expire after this many days unless their owner picks another lifetime
 # (0: never). CI tokens never expire unless given a lifetime when issued.
-GATEHOUSE_TOKEN_DAYS = env.int("GATEHOUSE_TOKEN_DAYS", default=90)
-if GATEHOUSE_TOKEN_DAYS < 0:
-    raise ValueError("GATEHOUSE_TOKEN_DAYS must be 0 or more")
+GATEHOUSE_TOKEN_DAYS = env_int("GATEHOUSE_TOKEN_DAYS", default=90, minimum=0)
 
 # Uploads: the API refuses bodies over this many bytes with 413 before reading them.
-GATEHOUSE_MAX_UPLOAD_BYTES = env.int("GATEHOUSE_MAX_UPLOAD_MB", default=200) * 1024 * 1024
+GATEHOUSE_MAX_UPLOAD_BYTES = env_int("GATEHOUSE_MAX_UPLOAD_MB", default=200) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Model files are parsed and loaded in a child process with these limits (registry.sandbox).
-GATEHOUSE_MODEL_MEMORY_MB = env.int("GATEHOUSE_MODEL_MEMORY_MB", default=2048)
-GATEHOUSE_MODEL_LOAD_SECONDS = env.float("GATEHOUSE_MODEL_LOAD_SECONDS", default=60.0)
+GATEHOUSE_MODEL_MEMORY_MB = env_int("GATEHOUSE_MODEL_MEMORY_MB", default=2048)
+GATEHOUSE_MODEL_LOAD_SECONDS = env_float("GATEHOUSE_MODEL_LOAD_SECONDS", default=60.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -255,7 +253,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "registry.api.errors.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_RATES": {"auth": env.str("GATEHOUSE_AUTH_RATE", default="20/min")},
+    "DEFAULT_THROTTLE_RATES": {"auth": env_str("GATEHOUSE_AUTH_RATE", default="20/min")},
     "NUM_PROXIES": GATEHOUSE_NUM_PROXIES,
 }
 
@@ -278,15 +276,15 @@ SPECTACULAR_SETTINGS = {
 # Celery. The default broker is a folder on disk, so a laptop needs no server.
 # Time limits are the worker's: messages carry none (explain.services._send), so the settings
 # of the process that runs a task decide.
-CELERY_TASK_TIME_LIMIT = env.int("GATEHOUSE_TASK_TIME_LIMIT", default=30 * 60)
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("GATEHOUSE_TASK_SOFT_TIME_LIMIT", default=25 * 60)
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_TASK_TIME_LIMIT = env_int("GATEHOUSE_TASK_TIME_LIMIT", default=30 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("GATEHOUSE_TASK_SOFT_TIME_LIMIT", default=25 * 60)
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", default="filesystem://")
 # Connecting, and then every socket read and write, give up after these many seconds: a broker
 # that accepts the connection and then hangs (stopped, swapping) must not hold a web request.
-GATEHOUSE_BROKER_TIMEOUT = env.float("GATEHOUSE_BROKER_TIMEOUT", default=2.0)
-GATEHOUSE_BROKER_SOCKET_TIMEOUT = env.float("GATEHOUSE_BROKER_SOCKET_TIMEOUT", default=5.0)
+GATEHOUSE_BROKER_TIMEOUT = env_float("GATEHOUSE_BROKER_TIMEOUT", default=2.0)
+GATEHOUSE_BROKER_SOCKET_TIMEOUT = env_float("GATEHOUSE_BROKER_SOCKET_TIMEOUT", default=5.0)
 # Redis gives an unacked message back only after this; it must outlast the hard time limit.
-GATEHOUSE_REDIS_VISIBILITY_TIMEOUT = env.int(
+GATEHOUSE_REDIS_VISIBILITY_TIMEOUT = env_int(
     "GATEHOUSE_REDIS_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 300
 )
 
@@ -351,18 +349,18 @@ CELERY_TASK_ROUTES = {
 }
 
 # Reports.
-GATEHOUSE_BOOTSTRAP_SAMPLES = env.int("GATEHOUSE_BOOTSTRAP_SAMPLES", default=1000)
-GATEHOUSE_SHAP_MAX_ROWS = env.int("GATEHOUSE_SHAP_MAX_ROWS", default=2000)
+GATEHOUSE_BOOTSTRAP_SAMPLES = env_int("GATEHOUSE_BOOTSTRAP_SAMPLES", default=1000)
+GATEHOUSE_SHAP_MAX_ROWS = env_int("GATEHOUSE_SHAP_MAX_ROWS", default=2000)
 # A running report whose heartbeat is older than this is taken to have lost its worker.
-GATEHOUSE_REPORT_STALE_SECONDS = env.int("GATEHOUSE_REPORT_STALE_SECONDS", default=120)
+GATEHOUSE_REPORT_STALE_SECONDS = env_int("GATEHOUSE_REPORT_STALE_SECONDS", default=120)
 # A queued report whose message is older than this is sent again (duplicates are harmless).
-GATEHOUSE_REPORT_RESEND_SECONDS = env.int("GATEHOUSE_REPORT_RESEND_SECONDS", default=600)
+GATEHOUSE_REPORT_RESEND_SECONDS = env_int("GATEHOUSE_REPORT_RESEND_SECONDS", default=600)
 # A report whose worker was lost this many times is failed instead of re-queued again.
-GATEHOUSE_REPORT_MAX_ATTEMPTS = env.int("GATEHOUSE_REPORT_MAX_ATTEMPTS", default=3)
+GATEHOUSE_REPORT_MAX_ATTEMPTS = env_int("GATEHOUSE_REPORT_MAX_ATTEMPTS", default=3)
 CELERY_BEAT_SCHEDULE = {
     "sweep-reports": {
         "task": "explain.tasks.sweep_reports",
-        "schedule": env.float("GATEHOUSE_SWEEP_SECONDS", default=30.0),
+        "schedule": env_float("GATEHOUSE_SWEEP_SECONDS", default=30.0),
     }
 }
 
@@ -381,7 +379,7 @@ LOGGING = {
             "filters": ["drop_optional_import_noise"],
         }
     },
-    "root": {"handlers": ["console"], "level": env.str("GATEHOUSE_LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": env_str("GATEHOUSE_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # The folder broker has no host name; kombu says so at every connection.

@@ -1,0 +1,81 @@
+"""Typed reads of environment variables for settings: a bad value stops start-up.
+
+django-environ's ``env.bool`` reads any unknown word as False, so ``DJANGO_SECURE_COOKIES=ture``
+quietly meant insecure cookies. These helpers accept only clear values and otherwise raise
+ImproperlyConfigured naming the variable, its value and what is accepted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _raw(name: str) -> str | None:
+    """The variable's value, or None when it is unset or empty (either means: the default)."""
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _refuse(name: str, value: str, accepted: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"{name}={value!r} is not valid: {accepted}.")
+
+
+def env_str(name: str, default: str) -> str:
+    """A text value, as given (an empty value stays empty)."""
+    return os.environ.get(name, default)
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list; blanks around items and empty items are dropped."""
+    if name not in os.environ:
+        return list(default)
+    return [item.strip() for item in os.environ[name].split(",") if item.strip()]
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """true/false, 1/0, yes/no or on/off (any case); anything else is refused."""
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise _refuse(name, value, "use one of " + "/".join(_TRUE + _FALSE))
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """A whole number, at least ``minimum`` when one is given."""
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise _refuse(name, value, "use a whole number") from None
+    if minimum is not None and number < minimum:
+        raise _refuse(name, value, f"use a number of {minimum} or more")
+    return number
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    """A finite number, at least ``minimum`` when one is given."""
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise _refuse(name, value, "use a number") from None
+    # float() also reads "nan" and "inf", which no timeout or interval means.
+    if not math.isfinite(number):
+        raise _refuse(name, value, "use a finite number")
+    if minimum is not None and number < minimum:
+        raise _refuse(name, value, f"use a number of {minimum} or more")
+    return number
