@@ -12,7 +12,7 @@ LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-u
 	--custom-compile-command "make lock" --quiet
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gatehouse
 
-.PHONY: run test test-sqlite test-postgres test-browser lint services bench install lock audit
+.PHONY: run test test-sqlite test-postgres test-browser lint services bench install lock audit verifier
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ test-browser: install
 ## services: start PostgreSQL, Redis and RabbitMQ when they are installed but down; install Chromium
 services:
 	@bash scripts/services.sh
+
+## verifier: rewrite tools/verify_bundle.py, the auditors' copy of registry/offline.py
+verifier:
+	cp registry/offline.py tools/verify_bundle.py
 
 lint: install
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -1,6 +1,8 @@
 """Hashing and verification of the audit chain, in the Python standard library only.
 
-Kept free of Django so an auditor's offline verifier can use exactly the same rules.
+The rules themselves (canonical JSON, the hashed fields, the event hash) live in
+``registry/offline.py``, the module an auditor's offline verifier is a copy of; this module
+adds the app's timestamp form and the fast walk over the stored chain.
 """
 
 from __future__ import annotations
@@ -12,36 +14,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .offline import HASHED_FIELDS, canonical_json, event_hash
+
+__all__ = [
+    "GENESIS_HASH",
+    "HASHED_FIELDS",
+    "ChainBreak",
+    "ChainReport",
+    "canonical_json",
+    "event_hash",
+    "format_time",
+    "verify_events",
+]
+
 GENESIS_HASH = "0" * 64
-HASHED_FIELDS = (
-    "seq",
-    "created_at",
-    "actor",
-    "action",
-    "object_type",
-    "object_id",
-    "model",
-    "payload",
-    "prev_hash",
-)
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no spaces, UTF-8 text, no NaN: the same bytes for the same content."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
 
 
 def format_time(moment: datetime) -> str:
     """UTC with microseconds, the one textual form a timestamp is hashed in."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def event_hash(content: Mapping[str, Any]) -> str:
-    """The sha256 of an event's canonical content (the fields in HASHED_FIELDS)."""
-    body = {name: content[name] for name in HASHED_FIELDS}
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

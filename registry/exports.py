@@ -22,12 +22,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from .audit import audit_record, audit_verify, iter_event_rows
-from .audit_chain import GENESIS_HASH, HASHED_FIELDS, ChainReport, canonical_json, format_time
+from .audit_chain import GENESIS_HASH, ChainReport, canonical_json, format_time
 from .models import AuditChainHead, AuditEvent
+from .offline import CSV_GUARDED_LEADS, EVENT_COLUMNS, csv_guard
 from .roles import has_capability
 
 # The columns of both files, named as in the hashed content so each line verifies as is.
-EXPORT_COLUMNS = (*HASHED_FIELDS, "hash")
+EXPORT_COLUMNS = EVENT_COLUMNS
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 PAGE_SIZE = 50
 CHUNK_ROWS = 2000
@@ -243,20 +244,6 @@ def chain_head() -> AuditChainHead:
 
 _NEEDS_QUOTES = re.compile(r'[",\r\n]')
 _HEADER = ",".join(EXPORT_COLUMNS) + "\n"
-# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV
-# injection"); the quote itself is in the set so that the guard can always be undone.
-CSV_GUARDED_LEADS = frozenset("=+-@\t\r\n'")
-
-
-def csv_guard(value: str) -> str:
-    """The cell as written: one extra leading ``'`` when it begins with a character in
-    CSV_GUARDED_LEADS, so no spreadsheet runs it. ``csv_unguard`` reverses it exactly."""
-    return "'" + value if value[:1] in CSV_GUARDED_LEADS else value
-
-
-def csv_unguard(cell: str) -> str:
-    """The value a guarded cell stands for (what ``tools/verify_bundle.py`` does too)."""
-    return cell[1:] if cell[:1] == "'" else cell
 
 
 def _cell(value: str) -> str:

@@ -40,31 +40,19 @@ from explain.presenters import fairness_sections
 from explain.selectors import latest_reports
 from registry.api.audit import IgnoreClientFormat
 from registry.audit import actor_label, audit_record
-from registry.audit_chain import HASHED_FIELDS, canonical_json, format_time
+from registry.audit_chain import HASHED_FIELDS, format_time
 from registry.errors import NotAllowed, NotFound
 from registry.exports import can_export, chain_anchor, export_chunks
 from registry.models import AuditEvent, ModelVersion, VersionStatus
+from registry.offline import BUNDLE_FORMAT, MANIFEST, manifest_bytes, manifest_digest
 from registry.selectors import version_for_user
 
 from . import gates, selectors
 
-BUNDLE_FORMAT = "gatehouse-bundle/1"
-MANIFEST = "manifest.json"
 # Bundles stay in memory up to this size, then spill to a temporary file.
 SPOOL_BYTES = 32 * 1024 * 1024
 CHAIN_CHUNK = 2000
 SHAP_TOP = 10
-
-
-def manifest_bytes(manifest: dict[str, Any]) -> bytes:
-    """The one way a manifest is written: indented, sorted keys, trailing newline."""
-    return (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-
-
-def manifest_digest(manifest: dict[str, Any]) -> str:
-    """sha256 of the manifest's canonical JSON without its own ``manifest_sha256``."""
-    body = {key: value for key, value in manifest.items() if key != "manifest_sha256"}
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
 @dataclass

@@ -3,9 +3,11 @@
 
     python3 tools/verify_bundle.py credit-default-1.0.0-bundle.zip
 
-It needs nothing from Gatehouse: canonical JSON and the audit event hash are written out
-again below, exactly as ``registry/audit_chain.py`` defines them (a test holds the two
-together). It checks that
+It needs nothing but the standard library, and it is where Gatehouse itself defines the
+rules it checks (canonical JSON, the audit event hash and its fields, the CSV formula guard,
+the manifest): the app imports them as ``registry.offline``, and ``tools/verify_bundle.py``
+is a byte-identical copy of that module for auditors (a test holds the two identical;
+``make verifier`` rewrites the copy). It checks that
 
 - every file matches the sha256 and size in ``manifest.json``, no file is missing or
   extra, and the manifest itself is unaltered (its own ``manifest_sha256``);
@@ -59,8 +61,9 @@ EVENT_COLUMNS = (
     "hash",
 )
 HASHED_FIELDS = EVENT_COLUMNS[:-1]
-# The CSV guard against formulas (registry/exports.py): a cell whose value begins with one
-# of these characters is written with one extra leading "'", so a cell that begins with
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV
+# injection"), so the export writes such a cell with one extra leading "'"; the quote itself
+# is in the set so that the guard can always be undone. In a bundle, a cell that begins with
 # "'" stands for its text without that quote, and any other guarded start is an alteration.
 CSV_GUARDED_LEADS = frozenset("=+-@\t\r\n'")
 
@@ -76,6 +79,17 @@ def event_hash(content: Mapping[str, Any]) -> str:
     """The sha256 of an event's canonical content (the fields in HASHED_FIELDS)."""
     body = {name: content[name] for name in HASHED_FIELDS}
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def csv_guard(value: str) -> str:
+    """The cell as written: one extra leading ``'`` when it begins with a character in
+    CSV_GUARDED_LEADS, so no spreadsheet runs it. ``csv_unguard`` reverses it exactly."""
+    return "'" + value if value[:1] in CSV_GUARDED_LEADS else value
+
+
+def csv_unguard(cell: str) -> str:
+    """The value a guarded CSV cell stands for: without the one leading ``'`` added."""
+    return cell[1:] if cell[:1] == "'" else cell
 
 
 def sha256(data: bytes) -> str:
@@ -195,11 +209,6 @@ def _events_jsonl(data: bytes, out: Verification) -> list[dict[str, Any]]:
                 continue
         events.append(row)
     return events
-
-
-def csv_unguard(cell: str) -> str:
-    """The value a guarded CSV cell stands for: without the one leading ``'`` added."""
-    return cell[1:] if cell[:1] == "'" else cell
 
 
 def _events_csv(data: bytes, out: Verification) -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ from tests.conftest import PASSWORD, Candidate, evaluation_frame, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "verify_bundle.py"
+OFFLINE = ROOT / "registry" / "offline.py"  # the module TOOL is a copy of
 
 
 def web(user) -> Client:

@@ -15,8 +15,9 @@ from django.test import Client
 from registry import audit
 from registry.audit import event_content, iter_event_contents, iter_event_rows
 from registry.audit_chain import canonical_json, event_hash, verify_events
-from registry.exports import EXPORT_COLUMNS, csv_line, csv_unguard
+from registry.exports import EXPORT_COLUMNS, csv_line
 from registry.models import AuditEvent
+from registry.offline import csv_unguard
 from tests.audit.conftest import record, streamed, web
 from tests.conftest import client_for
 

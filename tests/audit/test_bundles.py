@@ -16,10 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from registry import audit_chain, exports, offline
 from registry.audit_chain import canonical_json, event_hash
 from registry.models import AuditEvent
+from reviews import bundles
 from reviews.bundles import manifest_bytes, manifest_digest
-from tests.audit.conftest import TOOL, Built, run_command, run_tool, web
+from reviews.management.commands import bundle_verify
+from tests.audit.conftest import OFFLINE, TOOL, Built, run_command, run_tool, web
 from tests.conftest import Candidate, client_for
 
 pytestmark = pytest.mark.django_db
@@ -193,6 +196,9 @@ def test_the_standalone_verifier_hashes_exactly_like_gatehouse(built: Built):
     for content in samples:
         assert tool.event_hash(content) == event_hash(content)
         assert tool.canonical_json(content) == canonical_json(content)
+        # The chain walk's faster spelling of the same hash.
+        fast = hashlib.sha256(audit_chain._canonical_body(content).encode()).hexdigest()
+        assert fast == event_hash(content)
     assert tool.HASHED_FIELDS == (
         "seq",
         "created_at",
@@ -207,15 +213,33 @@ def test_the_standalone_verifier_hashes_exactly_like_gatehouse(built: Built):
 
 
 def test_the_standalone_verifier_uses_the_standard_library_only():
-    tree = ast.parse(TOOL.read_text())
-    imported = {
-        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
+    for source in (TOOL, OFFLINE):
+        tree = ast.parse(source.read_text())
+        imported = {
+            (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
 
-    assert imported - {"__future__"} <= set(sys.stdlib_module_names)
+        assert imported - {"__future__"} <= set(sys.stdlib_module_names), source
+
+
+def test_the_auditors_verifier_is_a_byte_identical_copy_of_the_apps_rules():
+    # The rules are written once, in registry/offline.py; `make verifier` rewrites the copy.
+    assert TOOL.read_bytes() == OFFLINE.read_bytes(), "run `make verifier`"
+    assert offline.__file__ == str(OFFLINE)
+
+
+def test_the_app_uses_the_offline_rules_themselves():
+    assert audit_chain.event_hash is offline.event_hash
+    assert audit_chain.canonical_json is offline.canonical_json
+    assert audit_chain.HASHED_FIELDS is offline.HASHED_FIELDS
+    assert exports.csv_guard is offline.csv_guard
+    assert exports.EXPORT_COLUMNS is offline.EVENT_COLUMNS
+    assert bundles.manifest_bytes is offline.manifest_bytes
+    assert bundles.manifest_digest is offline.manifest_digest
+    assert bundle_verify.offline is offline  # a normal import, no module loaded by path
 
 
 def test_an_unreadable_file_is_refused(tmp_path):

@@ -15,8 +15,8 @@ from django.db import transaction
 
 from registry.audit import audit_record, event_content
 from registry.audit_chain import verify_events
-from registry.exports import CSV_GUARDED_LEADS, csv_guard, csv_unguard
 from registry.models import AuditEvent
+from registry.offline import CSV_GUARDED_LEADS, csv_guard, csv_unguard
 from registry.roles import Role
 from reviews.bundles import bundle_build
 from tests.audit.conftest import record, run_command, run_tool, streamed, web
