@@ -10,6 +10,7 @@ import pytest
 from explain import kinds
 from explain.models import FairnessPolicy, Report, ReportKind
 from explain.selectors import latest_reports
+from explain.services import params_hash
 from tests.conftest import Candidate
 
 
@@ -45,7 +46,7 @@ def _copy(report: Report, **changes) -> Report:
     created_at = changes.pop("created_at", report.created_at)
     params = {**report.params, **changes.pop("params", {})}
     other = Report.objects.create(
-        version=report.version, kind=report.kind, params=params, params_sha256=str(params)
+        version=report.version, kind=report.kind, params=params, params_sha256=params_hash(params)
     )
     Report.objects.filter(pk=other.pk).update(created_at=created_at)
     return other
