@@ -1,7 +1,7 @@
-"""What each report kind computes: default params, the computation itself, engine versions.
+"""What each report kind computes: its default params and the computation itself.
 
-Runners are plain functions of a version and params; ``explain.services`` handles claiming,
-storing, auditing and retries around them.
+Runners are plain functions of a version and params; ``explain.kinds`` declares which kind
+uses which, and ``explain.services`` handles claiming, storing, auditing and retries around them.
 """
 
 from __future__ import annotations
@@ -9,28 +9,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import pandas as pd
 from django.conf import settings
 
 from registry.evaluation import load_dataset_frame
-from registry.models import KPI, ModelVersion
+from registry.models import KPI, ModelVersion, kpi_met
 
 from .engines import fairness, performance
-from .models import FairnessPolicy, ReportKind
+from .models import FairnessPolicy
 
 Progress = Callable[[int, str], None]
-
-BASE_ENGINES = ("numpy", "pandas", "scikit-learn")
-KIND_ENGINES = {
-    ReportKind.FAIRNESS: ("aif360",),
-    ReportKind.PERFORMANCE: (),
-    ReportKind.KPI: ("aif360",),
-    ReportKind.SHAP: ("shap", "skops"),
-    ReportKind.LIME: ("lime", "skops"),
-}
 
 
 @dataclass
@@ -41,18 +31,14 @@ class RunOutput:
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
 
 
-def engine_versions(kind: str) -> dict[str, str]:
-    """Versions of the libraries a report kind's numbers depend on."""
-    return {name: metadata.version(name) for name in (*BASE_ENGINES, *KIND_ENGINES[kind])}
-
-
 def fairness_policy_of(model) -> dict[str, Any]:
     """The model's saved fairness policy, or the defaults."""
     policy = FairnessPolicy.objects.filter(model=model).first()
     return policy.engine_policy() if policy else fairness.FairnessPolicy().to_dict()
 
 
-def _kpi_definitions(version: ModelVersion) -> list[dict[str, Any]]:
+def kpi_definitions(version: ModelVersion) -> list[dict[str, Any]]:
+    """The model's KPIs as a KPI report takes them."""
     kpis = KPI.objects.filter(objective__model=version.model).select_related("objective")
     return [
         {
@@ -69,94 +55,38 @@ def _kpi_definitions(version: ModelVersion) -> list[dict[str, Any]]:
     ]
 
 
-def default_params(kind: str, version: ModelVersion) -> dict[str, Any]:
-    """The params a report of this kind runs with unless the requester overrides them."""
-    if kind == ReportKind.FAIRNESS:
-        return {
-            "policy": fairness_policy_of(version.model),
-            "bootstrap_samples": settings.GATEHOUSE_BOOTSTRAP_SAMPLES,
-            "seed": 0,
-        }
-    if kind == ReportKind.KPI:
-        return {"kpis": _kpi_definitions(version), "policy": fairness_policy_of(version.model)}
-    if kind == ReportKind.SHAP:
-        return {
-            "max_rows": settings.GATEHOUSE_SHAP_MAX_ROWS,
-            "background_rows": 100,
-            "seed": 0,
-            "proxy_threshold": 0.3,
-        }
-    if kind == ReportKind.LIME:
-        return {"rows": None, "n_borderline": 5, "per_group": 2, "num_features": 8, "seed": 0}
+def fairness_defaults(version: ModelVersion) -> dict[str, Any]:
+    """A fairness report's params: the model's policy, bootstrap samples, seed."""
+    return {
+        "policy": fairness_policy_of(version.model),
+        "bootstrap_samples": settings.GATEHOUSE_BOOTSTRAP_SAMPLES,
+        "seed": 0,
+    }
+
+
+def no_params(version: ModelVersion) -> dict[str, Any]:
+    """A kind that takes no params."""
     return {}
 
 
-def _int_between(value: Any, low: int, high: int) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        return f"Must be a whole number from {low:,} to {high:,}."
-    return None
+def kpi_defaults(version: ModelVersion) -> dict[str, Any]:
+    """A KPI report's params: the model's KPI definitions and fairness policy."""
+    return {"kpis": kpi_definitions(version), "policy": fairness_policy_of(version.model)}
 
 
-def _number_between(value: Any, low: float, high: float) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        return f"Must be a number from {low} to {high}."
-    return None
+def shap_defaults(version: ModelVersion) -> dict[str, Any]:
+    """A SHAP report's params: the row cap, background size, seed and proxy threshold."""
+    return {
+        "max_rows": settings.GATEHOUSE_SHAP_MAX_ROWS,
+        "background_rows": 100,
+        "seed": 0,
+        "proxy_threshold": 0.3,
+    }
 
 
-def _policy_error(value: Any) -> str | None:
-    try:
-        fairness.FairnessPolicy.from_dict(value if isinstance(value, dict) else None)
-    except (TypeError, ValueError) as exc:
-        return f"Not a valid fairness policy: {exc}"
-    return None if isinstance(value, dict) else "Must be an object."
-
-
-def _rows_error(value: Any, version: ModelVersion) -> str | None:
-    if value is None:
-        return None
-    count = version.evaluation_data.row_count
-    if not isinstance(value, list) or not 1 <= len(value) <= 50:
-        return "Must be a list of 1 to 50 row numbers."
-    if any(_int_between(row, 0, count - 1) for row in value):
-        return f"Row numbers go from 0 to {count - 1:,}."
-    return None
-
-
-PARAM_RULES: dict[str, dict[str, Callable[[Any, ModelVersion], str | None]]] = {
-    ReportKind.FAIRNESS: {
-        "bootstrap_samples": lambda v, _: _int_between(v, 0, 100_000),
-        "seed": lambda v, _: _int_between(v, 0, 2**32 - 1),
-        "policy": lambda v, _: _policy_error(v),
-    },
-    ReportKind.KPI: {
-        "policy": lambda v, _: _policy_error(v),
-        "kpis": lambda v, version: (
-            None
-            if v == _kpi_definitions(version)
-            else "KPIs come from the model's objectives; change them there."
-        ),
-    },
-    ReportKind.SHAP: {
-        "max_rows": lambda v, _: _int_between(v, 1, 100_000),
-        "background_rows": lambda v, _: _int_between(v, 1, 10_000),
-        "seed": lambda v, _: _int_between(v, 0, 2**32 - 1),
-        "proxy_threshold": lambda v, _: _number_between(v, 0.0, 1.0),
-    },
-    ReportKind.LIME: {
-        "rows": _rows_error,
-        "n_borderline": lambda v, _: _int_between(v, 0, 50),
-        "per_group": lambda v, _: _int_between(v, 0, 20),
-        "num_features": lambda v, _: _int_between(v, 1, 50),
-        "seed": lambda v, _: _int_between(v, 0, 2**32 - 1),
-    },
-}
-
-
-def check_params(kind: str, params: dict[str, Any], version: ModelVersion) -> dict[str, str]:
-    """Errors by param name; empty when every value is acceptable."""
-    rules = PARAM_RULES.get(kind, {})
-    errors = {name: rules[name](value, version) for name, value in params.items() if name in rules}
-    return {name: error for name, error in errors.items() if error}
+def lime_defaults(version: ModelVersion) -> dict[str, Any]:
+    """A LIME report's params: borderline rows and rows per group unless rows are named."""
+    return {"rows": None, "n_borderline": 5, "per_group": 2, "num_features": 8, "seed": 0}
 
 
 def _columns(version: ModelVersion) -> dict[str, Any]:
@@ -213,7 +143,7 @@ def measure_kpis(
         if value is None:
             status = "missing"
         else:
-            met = value >= kpi["target"] if kpi["comparator"] == ">=" else value <= kpi["target"]
+            met = kpi_met(kpi["comparator"], kpi["target"], value)
             status = "met" if met else "not_met"
         rows.append({**kpi, "value": value, "source": source, "status": status})
     blocking = [row for row in rows if row["blocking"]]
@@ -319,17 +249,3 @@ def run_lime(version: ModelVersion, params: dict[str, Any], progress: Progress) 
         progress=_fraction_progress(progress, 5, 99),
     )
     return RunOutput(result)
-
-
-RUNNERS: dict[str, Callable[[ModelVersion, dict[str, Any], Progress], RunOutput]] = {
-    ReportKind.FAIRNESS: run_fairness,
-    ReportKind.PERFORMANCE: run_performance,
-    ReportKind.KPI: run_kpi,
-    ReportKind.SHAP: run_shap,
-    ReportKind.LIME: run_lime,
-}
-
-
-def run(kind: str, version: ModelVersion, params: dict[str, Any], progress: Progress) -> RunOutput:
-    """Compute one report."""
-    return RUNNERS[kind](version, params, progress)

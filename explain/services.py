@@ -26,15 +26,13 @@ from registry.errors import InvalidInput, NotAllowed
 from registry.models import ModelVersion
 from registry.roles import has_capability
 
-from . import runners
-from .models import Report, ReportFile, ReportKind, ReportStatus
+from . import kinds, runners
+from .models import Report, ReportFile, ReportStatus
 
 log = logging.getLogger(__name__)
 
 # Errors worth a retry: the database was briefly unavailable or locked.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
-AUTOMATIC_KINDS = (ReportKind.FAIRNESS, ReportKind.PERFORMANCE, ReportKind.KPI)
-EXPLAIN_KINDS = (ReportKind.SHAP, ReportKind.LIME)
 # Tries to give a claim back after a database error before leaving it to the sweep.
 GIVE_BACK_ATTEMPTS = 4
 
@@ -119,18 +117,19 @@ def report_request(
     the same version, kind and params returns the existing report."""
     if check and not can_request_reports(actor, version, token):
         raise NotAllowed("You may not run reports for this model.")
-    if kind not in ReportKind.values:
+    if kind not in kinds.KINDS:
         raise InvalidInput.for_field("kind", f"Unknown report kind {kind!r}.")
-    if kind in EXPLAIN_KINDS and not hasattr(version, "model_file"):
+    spec = kinds.spec(kind)
+    if spec.needs_model_file and not hasattr(version, "model_file"):
         raise InvalidInput.for_field("kind", "This version has no model file to explain.")
-    defaults = runners.default_params(kind, version)
+    defaults = spec.default_params(version)
     unknown = set(params or {}) - set(defaults)
     if unknown:
         raise InvalidInput.for_field(
             "params", f"Unknown params for {kind}: {', '.join(sorted(unknown))}."
         )
     merged = {**defaults, **(params or {})}
-    errors = runners.check_params(kind, merged, version)
+    errors = kinds.check_params(kind, merged, version)
     if errors:
         raise InvalidInput(
             "Invalid report params.", errors={f"params.{k}": [v] for k, v in errors.items()}
@@ -161,12 +160,15 @@ def report_request(
 
 def reports_for_new_version(*, version: ModelVersion, actor, **_: Any) -> None:
     """Queue the automatic reports of a newly registered version, in its transaction."""
-    kinds = list(AUTOMATIC_KINDS)
-    if hasattr(version, "model_file"):
-        kinds += [ReportKind.SHAP, ReportKind.LIME]
+    has_model_file = hasattr(version, "model_file")
+    automatic = [
+        key
+        for key, spec in kinds.KINDS.items()
+        if spec.automatic and (has_model_file or not spec.needs_model_file)
+    ]
     created = [
         request.report.pk
-        for kind in kinds
+        for kind in automatic
         if (
             request := report_request(
                 actor=actor, version=version, kind=kind, check=False, enqueue=False
@@ -355,7 +357,7 @@ def _store_result(report: Report, output: runners.RunOutput) -> Report:
             status=ReportStatus.SUCCEEDED,
             result=output.result,
             result_sha256=digest,
-            engine_versions=runners.engine_versions(report.kind),
+            engine_versions=kinds.engine_versions(report.kind),
             progress=100,
             progress_message="done",
             finished_at=timezone.now(),
@@ -384,8 +386,8 @@ def report_run(*, report_id: int) -> Report | None:
     )
     try:
         with _Heartbeat(report_id):
-            output = runners.run(
-                report.kind, report.version, report.params, _ProgressWriter(report_id)
+            output = kinds.spec(report.kind).runner(
+                report.version, report.params, _ProgressWriter(report_id)
             )
         return _store_result(report, output)
     except TRANSIENT_ERRORS:

@@ -101,7 +101,13 @@ class KPI(models.Model):
 
     def is_met(self, value: float) -> bool:
         """Whether ``value`` meets this KPI's target."""
-        return value >= self.target if self.comparator == Comparator.GTE else value <= self.target
+        return kpi_met(self.comparator, self.target, value)
+
+
+def kpi_met(comparator: str, target: float, value: float) -> bool:
+    """Whether ``value`` meets ``target`` under ``comparator``; the one KPI comparison, used by
+    the model and by stored KPI definitions a report measures."""
+    return value >= target if comparator == Comparator.GTE else value <= target
 
 
 class VersionStatus(models.TextChoices):

@@ -250,8 +250,8 @@ def _limitations(
             )
     if not hasattr(version, "model_file"):
         items.append("No model file was uploaded, so the model could not be explained.")
-    for kind in (*gates.REQUIRED_KINDS, ReportKind.SHAP):
-        if kind not in result and (kind != ReportKind.SHAP or gate.policy.require_shap_report):
+    for kind in gates.required_kinds(gate.policy):
+        if kind not in result:
             items.append(f"There is no successful {kind} report.")
     for report in reports:
         if report.status == ReportStatus.FAILED:

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from explain import runners
+from explain import kinds
 from explain.models import Report, ReportKind, ReportStatus
 from explain.selectors import latest_reports
 from registry.audit_chain import canonical_json
@@ -23,8 +23,9 @@ from registry.roles import Role, roles_of
 from .models import Decision, ReviewPolicy, SignOff
 from .policies import policy_current, sod_excluded
 
-REQUIRED_KINDS = (ReportKind.FAIRNESS, ReportKind.PERFORMANCE, ReportKind.KPI)
-EVIDENCE_KINDS = (*REQUIRED_KINDS, ReportKind.SHAP)
+# Kinds every policy requires, and kinds whose results a signature covers.
+REQUIRED_KINDS = kinds.required_kinds(policy_requires_explanations=False)
+EVIDENCE_KINDS = kinds.evidence_kinds()
 
 
 def signing_subject(
@@ -151,13 +152,9 @@ def _standing(
     return SignOffStanding(signoff, True, "counts")
 
 
-def _fresh(report: Report, version: ModelVersion) -> bool:
-    """Computed with the model's current fairness policy and KPI definitions."""
-    if report.kind in (ReportKind.FAIRNESS, ReportKind.KPI):
-        current = runners.default_params(report.kind, version)
-        keys = ("policy", "kpis") if report.kind == ReportKind.KPI else ("policy",)
-        return all(report.params.get(key) == current[key] for key in keys)
-    return True
+def required_kinds(policy: ReviewPolicy) -> tuple[str, ...]:
+    """Kinds the policy needs a successful, current report of."""
+    return kinds.required_kinds(policy_requires_explanations=policy.require_shap_report)
 
 
 def evaluate(version: ModelVersion, *, now=None) -> GateResult:
@@ -262,21 +259,25 @@ def _sod_check(signoffs: list[SignOff], excluded: set[int]) -> Check:
 def _reports_check(
     version: ModelVersion, policy: ReviewPolicy, reports: dict[str, Report]
 ) -> Check:
-    kinds = list(REQUIRED_KINDS) + ([ReportKind.SHAP] if policy.require_shap_report else [])
+    required = list(required_kinds(policy))
     problems = []
-    for kind in kinds:
+    for kind in required:
         report = reports.get(kind)
         if report is None:
             problems.append(f"no {kind} report")
         elif report.status != ReportStatus.SUCCEEDED:
             problems.append(f"{kind} report is {report.status}")
-        elif not _fresh(report, version):
+        elif not kinds.report_is_current(report):
             problems.append(
                 f"{kind} report predates the current fairness policy or KPIs; run it again"
             )
-    reason = "; ".join(problems) if problems else f"{', '.join(kinds)} present and fresh"
+    reason = "; ".join(problems) if problems else f"{', '.join(required)} present and fresh"
     return Check(
-        "reports", "Required reports present and fresh", not problems, reason, {"required": kinds}
+        "reports",
+        "Required reports present and fresh",
+        not problems,
+        reason,
+        {"required": required},
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from explain.models import Report, ReportKind, ReportStatus
+from explain.selectors import latest_of_each_kind
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.permissions import is_service_account, is_team_member
 from registry.roles import Role, roles_of
@@ -56,16 +57,6 @@ def production_at(model: RegisteredModel, moment: datetime) -> TimelineEntry | N
 # --- pages ---------------------------------------------------------------------------------
 
 
-def _latest_by_kind(reports) -> dict[str, Report]:
-    """Newest report of each kind from an already fetched list (per-row LIME excluded)."""
-    latest: dict[str, Report] = {}
-    for report in sorted(reports, key=lambda r: (r.created_at, r.pk), reverse=True):
-        if report.kind == ReportKind.LIME and report.params.get("rows"):
-            continue
-        latest.setdefault(report.kind, report)
-    return latest
-
-
 def _verdicts(latest: dict[str, Report]) -> dict[str, Any]:
     fairness = latest.get(ReportKind.FAIRNESS)
     kpi = latest.get(ReportKind.KPI)
@@ -108,7 +99,7 @@ def dashboard(user) -> dict[str, Any]:
     for report in reports:
         by_version.setdefault(report.version_id, []).append(report)
     rows = [
-        {"version": v, "verdicts": _verdicts(_latest_by_kind(by_version.get(v.pk, [])))}
+        {"version": v, "verdicts": _verdicts(latest_of_each_kind(by_version.get(v.pk, [])))}
         for v in in_review
     ]
     running = (
@@ -137,7 +128,8 @@ def dashboard(user) -> dict[str, Any]:
 def _version_rows(model: RegisteredModel) -> list[dict[str, Any]]:
     versions = list(model.versions.select_related("submitted_by").prefetch_related("reports"))
     return [
-        {"version": v, "verdicts": _verdicts(_latest_by_kind(v.reports.all()))} for v in versions
+        {"version": v, "verdicts": _verdicts(latest_of_each_kind(v.reports.all()))}
+        for v in versions
     ]
 
 
@@ -221,7 +213,7 @@ def version_page(version: ModelVersion, user) -> dict[str, Any]:
         .prefetch_related("files")
         .select_related("requested_by")
     )
-    latest = _latest_by_kind(reports)
+    latest = latest_of_each_kind(reports)
     done = ReportStatus.SUCCEEDED
 
     def result(kind: str) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ about a second.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explain import runners, tasks
+from explain import kinds, runners, tasks
 from explain import services as explain_services
 from explain.models import Report, ReportKind, ReportStatus
 from explain.selectors import latest_reports
@@ -26,7 +27,7 @@ from reviews.models import Decision, SignOff
 from tests.conftest import PASSWORD, Candidate, evaluation_frame
 
 # What every high-risk version needs before it can pass the gates.
-GATED_KINDS = (ReportKind.FAIRNESS, ReportKind.PERFORMANCE, ReportKind.KPI, ReportKind.SHAP)
+GATED_KINDS = kinds.evidence_kinds()
 SEX_ONLY = {"sex": {"privileged": ["male"]}}
 
 
@@ -71,7 +72,8 @@ def _reports_in_process(settings, monkeypatch):
     # Each test client builds its own middleware, and whitenoise would scan every static
     # file for each one (about 0.2 s); these tests fetch no static files.
     settings.WHITENOISE_USE_FINDERS = False
-    monkeypatch.setitem(runners.RUNNERS, ReportKind.SHAP, _shap_once)
+    shap = kinds.KINDS[ReportKind.SHAP]
+    monkeypatch.setitem(kinds.KINDS, ReportKind.SHAP, dataclasses.replace(shap, runner=_shap_once))
     monkeypatch.setattr(tasks.run_report, "apply_async", lambda *args, **kwargs: None)
 
 
