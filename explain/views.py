@@ -5,18 +5,10 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 
-from registry.errors import NotFound
 from registry.selectors import version_for_user
 
 from . import selectors
 from .models import ReportFile
-
-
-def _version(request: HttpRequest, name: str, version: str):
-    try:
-        return version_for_user(request.user, name, version)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
 
 
 @login_required
@@ -24,7 +16,7 @@ def report_file(
     request: HttpRequest, name: str, version: str, report_id: int, file_name: str
 ) -> HttpResponse:
     """Serve a report's plot to people who may see the model."""
-    obj = _version(request, name, version)
+    obj = version_for_user(request.user, name, version)
     stored = ReportFile.objects.filter(
         report__version=obj, report_id=report_id, name=file_name
     ).first()
@@ -39,7 +31,7 @@ def report_file(
 @login_required
 def report_status(request: HttpRequest, name: str, version: str) -> JsonResponse:
     """Status and progress of a version's reports, polled by the version page."""
-    obj = _version(request, name, version)
+    obj = version_for_user(request.user, name, version)
     reports = [
         {
             "id": r.pk,

@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "gatehouse.middleware.NoStoreMiddleware",
+    "gatehouse.middleware.DomainErrorPages",
 ]
 
 ROOT_URLCONF = "gatehouse.urls"

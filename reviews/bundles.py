@@ -24,10 +24,9 @@ from tempfile import SpooledTemporaryFile
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -41,7 +40,7 @@ from explain.selectors import latest_reports
 from registry.api.audit import IgnoreClientFormat
 from registry.audit import actor_label, audit_record
 from registry.audit_chain import HASHED_FIELDS, format_time
-from registry.errors import NotAllowed, NotFound
+from registry.errors import NotAllowed
 from registry.exports import can_export, chain_anchor, export_chunks
 from registry.models import AuditEvent, ModelVersion, VersionStatus
 from registry.offline import BUNDLE_FORMAT, MANIFEST, manifest_bytes, manifest_digest
@@ -491,14 +490,8 @@ def _response(bundle: Bundle) -> FileResponse:
 @login_required
 def version_bundle(request: HttpRequest, name: str, version: str) -> FileResponse:
     """Download a version's bundle: auditors and admins; 404 for people outside the model."""
-    try:
-        obj = version_for_user(request.user, name, version)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    try:
-        return _response(bundle_export(actor=request.user, version=obj))
-    except NotAllowed as exc:
-        raise PermissionDenied(exc.message) from exc
+    obj = version_for_user(request.user, name, version)
+    return _response(bundle_export(actor=request.user, version=obj))
 
 
 class VersionBundleView(APIView):

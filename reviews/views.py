@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from explain import services as explain_services
-from registry.errors import DomainError, NotFound
+from registry.errors import DomainError
 from registry.models import ModelVersion
 from registry.roles import roles_of
 from registry.selectors import model_for_user, version_for_user
@@ -22,20 +22,6 @@ from registry.selectors import model_for_user, version_for_user
 from . import selectors, services
 from .forms import ExplainRowForm, PromoteForm, ReviewRequestForm, RollbackForm, SignOffForm
 from .models import Decision
-
-
-def _model(request: HttpRequest, name: str):
-    try:
-        return model_for_user(request.user, name)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-
-
-def _version(request: HttpRequest, name: str, version: str) -> ModelVersion:
-    try:
-        return version_for_user(request.user, name, version)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
 
 
 @login_required
@@ -47,7 +33,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     """Objectives and KPIs, versions with their verdicts, the production timeline, A/B."""
-    model = _model(request, name)
+    model = model_for_user(request.user, name)
     context = selectors.model_page(model)
     compare = request.GET.get("compare"), request.GET.get("with")
     if all(compare):
@@ -78,7 +64,7 @@ def _render_version(
 @login_required
 def version_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
     """Everything a reviewer needs about one version, and the actions they may take."""
-    return _render_version(request, _version(request, name, version))
+    return _render_version(request, version_for_user(request.user, name, version))
 
 
 def _act(
@@ -109,7 +95,7 @@ def _act(
 @login_required
 @require_POST
 def request_review(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    obj = _version(request, name, version)
+    obj = version_for_user(request.user, name, version)
     form = ReviewRequestForm(request.POST)
     return _act(
         request,
@@ -124,7 +110,7 @@ def request_review(request: HttpRequest, name: str, version: str) -> HttpRespons
 @login_required
 @require_POST
 def sign_off(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    obj = _version(request, name, version)
+    obj = version_for_user(request.user, name, version)
     form = SignOffForm(request.POST, roles=_signing_roles(request.user))
     decision_label = dict(Decision.choices).get(request.POST.get("decision", ""), "Decision")
     return _act(
@@ -148,7 +134,7 @@ def sign_off(request: HttpRequest, name: str, version: str) -> HttpResponse:
 @login_required
 @require_POST
 def promote(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    obj = _version(request, name, version)
+    obj = version_for_user(request.user, name, version)
     form = PromoteForm(request.POST)
     return _act(
         request,
@@ -165,7 +151,7 @@ def promote(request: HttpRequest, name: str, version: str) -> HttpResponse:
 @login_required
 @require_POST
 def rollback(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    obj = _version(request, name, version)
+    obj = version_for_user(request.user, name, version)
     form = RollbackForm(request.POST)
     return _act(
         request,
@@ -182,7 +168,7 @@ def rollback(request: HttpRequest, name: str, version: str) -> HttpResponse:
 @login_required
 @require_POST
 def explain_row(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    obj = _version(request, name, version)
+    obj = version_for_user(request.user, name, version)
     form = ExplainRowForm(request.POST)
     return _act(
         request,

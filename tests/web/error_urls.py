@@ -8,6 +8,7 @@ from django.urls import path
 from rest_framework.views import APIView
 
 from gatehouse.urls import handler400, handler403, handler404, handler500, urlpatterns
+from registry.errors import NotAllowed, NotFound
 
 SECRET_DETAIL = "boom: the vault combination is 0451"
 
@@ -18,6 +19,14 @@ def page_boom(request: HttpRequest) -> HttpResponse:
 
 def page_forbidden(request: HttpRequest) -> HttpResponse:
     raise PermissionDenied("private reason")
+
+
+def page_domain_not_found(request: HttpRequest) -> HttpResponse:
+    raise NotFound("No model named 'secret-model'.")
+
+
+def page_domain_not_allowed(request: HttpRequest) -> HttpResponse:
+    raise NotAllowed("private reason")
 
 
 def api_form_post(request: HttpRequest) -> HttpResponse:
@@ -37,6 +46,8 @@ class ApiBoom(APIView):
 urlpatterns = [
     path("boom/", page_boom),
     path("forbidden/", page_forbidden),
+    path("domain-not-found/", page_domain_not_found),
+    path("domain-not-allowed/", page_domain_not_allowed),
     path("api/v1/boom/", ApiBoom.as_view()),
     path("api/form/", api_form_post),
     path("api/raw-boom/", page_boom),

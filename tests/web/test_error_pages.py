@@ -76,6 +76,20 @@ def test_a_forbidden_page_is_a_friendly_403(db):
     assert "private reason" not in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("url", "status", "title"),
+    [("/domain-not-found/", 404, "Page not found"), ("/domain-not-allowed/", 403, "Not allowed")],
+)
+def test_a_page_whose_service_refuses_shows_the_matching_page(db, url, status, title):
+    """NotFound and NotAllowed from any page become the 404 and 403 pages in one place."""
+    response = client().get(url)
+
+    assert response.status_code == status
+    html = response.content.decode()
+    assert title in html
+    assert "secret-model" not in html and "private reason" not in html
+
+
 def test_a_failed_csrf_check_on_a_page_is_friendly(db):
     response = Client(enforce_csrf_checks=True).post("/login/", {"username": "x"})
 
