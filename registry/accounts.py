@@ -123,14 +123,24 @@ class LockoutHandler(AxesDatabaseHandler):
     account limit only when it reaches GATEHOUSE_LOGIN_IP_FAILURE_LIMIT.
     """
 
+    def counts(self, request, credentials: dict | None = None) -> list[tuple[int, int, Any]]:
+        """(failures, their limit, last attempt) for the account and for the address."""
+        attempts_list = self.get_user_attempts(request, credentials)
+        counts = []
+        for attempts, limit in zip(attempts_list, _limits(), strict=True):
+            counted = attempts.aggregate(n=Sum("failures_since_start"), last=Max("attempt_time"))
+            counts.append((counted["n"] or 0, limit, counted["last"]))
+        return counts
+
     def get_failures(self, request, credentials: dict | None = None) -> int:
         account_limit = settings.AXES_FAILURE_LIMIT
-        worst = 0
-        attempts_list = self.get_user_attempts(request, credentials)
-        for attempts, limit in zip(attempts_list, _limits(), strict=True):
-            failures = attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
-            worst = max(worst, failures * account_limit // limit)
-        return worst
+        return max(
+            (
+                failures * account_limit // limit
+                for failures, limit, _ in self.counts(request, credentials)
+            ),
+            default=0,
+        )
 
 
 def lockout_remaining(request: HttpRequest, username: str) -> timedelta | None:
@@ -139,13 +149,12 @@ def lockout_remaining(request: HttpRequest, username: str) -> timedelta | None:
     if not AxesProxyHandler.is_locked(request, credentials):
         return None
     cooloff: timedelta = settings.AXES_COOLOFF_TIME
-    handler = AxesProxyHandler.get_implementation()
-    ends = []
-    attempts_list = handler.get_user_attempts(request, credentials)
-    for attempts, limit in zip(attempts_list, _limits(), strict=True):
-        counted = attempts.aggregate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
-        if (counted["failures"] or 0) >= limit:
-            ends.append(counted["last"] + cooloff)
+    handler: LockoutHandler = AxesProxyHandler.get_implementation()
+    ends = [
+        last + cooloff
+        for failures, limit, last in handler.counts(request, credentials)
+        if failures >= limit
+    ]
     if not ends:
         return cooloff
     return max(max(ends) - timezone.now(), timedelta(seconds=1))
