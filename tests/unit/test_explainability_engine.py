@@ -22,7 +22,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from explain.engines.explainability import _allocate, lime_report, shap_plots, shap_report
+from explain.engines.explainability import lime_report, shap_plots, shap_report
+from explain.engines.explainability.sampling import _allocate
 
 N = 2000
 PRIVILEGED = {"sex": [1]}
