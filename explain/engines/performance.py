@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explain.engines.fairness import (
+from explain.engines.fairness.inputs import (
     FN,
     FP,
     TN,
