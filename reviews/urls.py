@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import bundles, views
+from . import views
+from .bundles.views import version_bundle
 
 version = "models/<slug:name>/versions/<str:version>/"
 
@@ -18,4 +19,4 @@ urlpatterns = [
 ]
 
 # The auditor's bundle of a version.
-urlpatterns += [path(version + "bundle.zip", bundles.version_bundle, name="version-bundle")]
+urlpatterns += [path(version + "bundle.zip", version_bundle, name="version-bundle")]

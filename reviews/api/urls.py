@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .. import bundles
+from ..bundles.views import VersionBundleView
 from . import views
 
 VERSION = "models/<slug:name>/versions/<str:version>/"
@@ -22,6 +22,4 @@ urlpatterns = [
 ]
 
 # The auditor's bundle of a version.
-urlpatterns += [
-    path(f"{VERSION}bundle/", bundles.VersionBundleView.as_view(), name="version-bundle")
-]
+urlpatterns += [path(f"{VERSION}bundle/", VersionBundleView.as_view(), name="version-bundle")]

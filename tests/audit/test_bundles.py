@@ -19,8 +19,8 @@ import pytest
 from registry import audit_chain, exports, offline
 from registry.audit_chain import canonical_json, event_hash
 from registry.models import AuditEvent
-from reviews import bundles
-from reviews.bundles import manifest_bytes, manifest_digest
+from registry.offline import manifest_bytes, manifest_digest
+from reviews.bundles import build as bundles
 from reviews.management.commands import bundle_verify
 from tests.audit.conftest import OFFLINE, TOOL, Built, run_command, run_tool, web
 from tests.conftest import Candidate, client_for

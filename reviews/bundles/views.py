@@ -1,0 +1,54 @@
+"""Downloading a bundle: the web page's link and the API endpoint, auditors and admins."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from registry.api.audit import IgnoreClientFormat
+from registry.selectors import version_for_user
+
+from .build import Bundle, bundle_export
+
+
+def _response(bundle: Bundle) -> FileResponse:
+    response = FileResponse(
+        bundle.file, as_attachment=True, filename=bundle.filename, content_type="application/zip"
+    )
+    response["Content-Length"] = str(bundle.size)
+    response["X-Bundle-Manifest-SHA256"] = bundle.manifest_sha256
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def version_bundle(request: HttpRequest, name: str, version: str) -> FileResponse:
+    """Download a version's bundle: auditors and admins; 404 for people outside the model."""
+    obj = version_for_user(request.user, name, version)
+    return _response(bundle_export(actor=request.user, version=obj))
+
+
+class VersionBundleView(APIView):
+    """A version's audit bundle as a zip (auditors and admins)."""
+
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = IgnoreClientFormat
+
+    @extend_schema(
+        responses={
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="report.html, report.pdf, reports/, audit/ and manifest.json; "
+                "the X-Bundle-Manifest-SHA256 header is recorded in bundle.exported",
+            ),
+            403: OpenApiResponse(description="Only auditors and admins export bundles"),
+            404: OpenApiResponse(description="No such model or version for you"),
+        },
+    )
+    def get(self, request, name: str, version: str):
+        obj = version_for_user(request.user, name, version, request.auth)
+        return _response(bundle_export(actor=request.user, version=obj))
