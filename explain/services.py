@@ -26,7 +26,7 @@ from registry.errors import InvalidInput, NotAllowed
 from registry.models import ModelVersion
 from registry.roles import has_capability
 
-from . import kinds, runners
+from . import kinds, queue, runners
 from .models import Report, ReportFile, ReportStatus
 
 log = logging.getLogger(__name__)
@@ -61,13 +61,9 @@ def can_request_reports(user, version: ModelVersion, token=None) -> bool:
 
 def _send(report_id: int) -> bool:
     """Hand the task to the broker; if it is down, the sweep sends it later."""
-    from .tasks import run_report
-
     sending = timezone.now()
     try:
-        # No time limits in the message: the worker's own settings apply (None overrides
-        # the publisher's CELERY_TASK_*TIME_LIMIT that Celery would otherwise stamp in).
-        run_report.apply_async(args=[report_id], retry=False, time_limit=None, soft_time_limit=None)
+        queue.report_publish(report_id)
     except Exception:
         log.warning(
             "Broker unavailable; report %s stays queued for the sweep", report_id, exc_info=True
@@ -320,26 +316,37 @@ def _time_limit_message(seconds: float | None) -> str:
     return f"Time limit exceeded ({seconds:g} s)." if seconds else "Time limit exceeded."
 
 
+def _mark_failed(
+    report: Report, message: str, payload: dict[str, Any], *, now: datetime | None = None
+) -> bool:
+    """Fail a running report with ``message`` and record ``report.failed`` with ``payload``, in
+    the caller's transaction; False, and nothing recorded, once it is not running."""
+    if not Report.objects.filter(pk=report.pk, status=ReportStatus.RUNNING).update(
+        status=ReportStatus.FAILED,
+        error=message[:5000],
+        finished_at=now or timezone.now(),
+        progress=100,
+    ):
+        return False
+    audit_record(
+        actor=None,
+        action="report.failed",
+        obj=report,
+        model_name=report.version.model.name,
+        payload=payload,
+    )
+    return True
+
+
 def _fail(report: Report, message: str) -> None:
-    """Fail a running report with ``message`` and record it; a no-op once it is not running."""
+    """Fail a running report with ``message``, record it and clear files no row references; a
+    no-op once it is not running."""
     with transaction.atomic():
-        if Report.objects.filter(pk=report.pk, status=ReportStatus.RUNNING).update(
-            status=ReportStatus.FAILED,
-            error=message[:5000],
-            finished_at=timezone.now(),
-            progress=100,
-        ):
-            audit_record(
-                actor=None,
-                action="report.failed",
-                obj=report,
-                model_name=report.version.model.name,
-                payload={
-                    "version": report.version.version,
-                    "kind": report.kind,
-                    "error": message[:500],
-                },
-            )
+        _mark_failed(
+            report,
+            message,
+            {"version": report.version.version, "kind": report.kind, "error": message[:500]},
+        )
     _prune_files(report.pk)
 
 
@@ -421,20 +428,6 @@ def report_delivered(*, report_id: int, due: datetime | None = None) -> None:
     )
 
 
-def _messages_waiting() -> int | None:
-    """How many messages wait in the broker's report queue, or None if it cannot say."""
-    from gatehouse.celery import app
-
-    queue = app.amqp.queues[settings.GATEHOUSE_REPORT_QUEUE]
-    try:
-        with app.connection_for_write() as conn:
-            conn.connect()
-            return queue(conn.default_channel).queue_declare().message_count
-    except Exception:
-        log.warning("Could not count the messages in the broker", exc_info=True)
-        return None
-
-
 def _lost_in_broker(waiting, stale) -> list[int]:
     """Queued reports whose message the broker no longer holds (a restart without persistence).
 
@@ -446,7 +439,7 @@ def _lost_in_broker(waiting, stale) -> list[int]:
     if not sent.filter(enqueued_at__lt=stale).exists():
         return []  # nothing waited long enough to be missed: no need to ask the broker
     before = timezone.now()
-    count = _messages_waiting()
+    count = queue.messages_waiting()
     if count is None:
         # The broker cannot count: fall back to re-sending what waited for too long.
         resend_before = before - timedelta(seconds=settings.GATEHOUSE_REPORT_RESEND_SECONDS)
@@ -475,30 +468,25 @@ def reports_sweep() -> dict[str, int]:
             if report.attempts >= settings.GATEHOUSE_REPORT_MAX_ATTEMPTS:
                 # It took its worker down every time: stop, rather than loop forever.
                 message = f"The worker running this report was lost {report.attempts} times; not retried again."
-                Report.objects.filter(pk=report.pk).update(
-                    status=ReportStatus.FAILED, error=message, finished_at=now, progress=100
-                )
-                action, payload = "report.failed", {"error": message, "attempts": report.attempts}
+                payload = {"error": message, "attempts": report.attempts}
+                _mark_failed(report, message, payload, now=now)
                 given_up.append(report.pk)
-            else:
-                Report.objects.filter(pk=report.pk).update(
-                    status=ReportStatus.QUEUED,
-                    enqueued_at=None,
-                    delivered_at=None,
-                    progress_message="re-queued: worker lost",
-                )
-                action, payload = (
-                    "report.requeued",
-                    {"reason": "worker lost", "attempts": report.attempts},
-                )
-                requeued.append(report.pk)
+                continue
+            Report.objects.filter(pk=report.pk).update(
+                status=ReportStatus.QUEUED,
+                enqueued_at=None,
+                delivered_at=None,
+                progress_message="re-queued: worker lost",
+            )
             audit_record(
                 actor=None,
-                action=action,
+                action="report.requeued",
                 obj=report,
                 model_name=report.version.model.name,
-                payload=payload,
+                payload={"reason": "worker lost", "attempts": report.attempts},
             )
+            requeued.append(report.pk)
+    # After the commit, as ``_fail`` does: the files go only once the failure is durable.
     for report_id in given_up:
         _prune_files(report_id)
     waiting = Report.objects.filter(status=ReportStatus.QUEUED).exclude(pk__in=requeued)

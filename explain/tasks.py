@@ -1,4 +1,4 @@
-"""Thin Celery tasks: take ids, call one service."""
+"""Thin Celery tasks: take ids, call one service. The worker's signal hooks live here too."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
-from celery.signals import task_received
+from celery.signals import task_received, worker_ready
 from celery.utils.time import maybe_iso8601
 from django.db import connection
 
@@ -62,3 +62,12 @@ def report_message_received(request=None, **_: object) -> None:
     except services.TRANSIENT_ERRORS:
         connection.close()
         log.warning("Could not note the delivery of report %s", request.args[0], exc_info=True)
+
+
+@worker_ready.connect(weak=False)
+def sweep_on_start(**_: object) -> None:
+    """A worker that starts picks up what a dead one left behind, at once."""
+    try:
+        services.reports_sweep()
+    finally:
+        connection.close()

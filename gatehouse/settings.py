@@ -275,7 +275,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery. The default broker is a folder on disk, so a laptop needs no server.
-# Time limits are the worker's: messages carry none (explain.services._send), so the settings
+# Time limits are the worker's: messages carry none (explain.queue), so the settings
 # of the process that runs a task decide.
 CELERY_TASK_TIME_LIMIT = env_int("GATEHOUSE_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("GATEHOUSE_TASK_SOFT_TIME_LIMIT", default=25 * 60)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explain import services, tasks
+from explain import queue
 from tests.conftest import evaluation_frame
 
 
@@ -20,14 +20,10 @@ class SentTasks(list):
 def sent(monkeypatch) -> SentTasks:
     """Record what ``run_report`` would publish instead of talking to a broker."""
     calls = SentTasks()
-
-    def apply_async(args=None, kwargs=None, **options):
-        calls.append(args[0])
-
-    monkeypatch.setattr(tasks.run_report, "apply_async", apply_async)
+    monkeypatch.setattr(queue, "report_publish", calls.append)
     # No broker to count messages in: the sweep falls back to its resend timer unless a test
     # says how many messages the broker holds (``broker_holds``).
-    monkeypatch.setattr(services, "_messages_waiting", lambda: calls.broker_holds)
+    monkeypatch.setattr(queue, "messages_waiting", lambda: calls.broker_holds)
     return calls
 
 

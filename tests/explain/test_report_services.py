@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from sklearn.metrics import accuracy_score, recall_score
 
-from explain import services
+from explain import queue, services
 from explain.models import Report, ReportKind, ReportStatus
 from registry import services as registry_services
 from registry.audit_chain import canonical_json
@@ -350,12 +350,10 @@ def test_the_sweep_resends_queued_reports_only_when_due(version, sent, settings)
 
 
 def test_when_the_broker_is_down_the_report_stays_unsent_for_the_next_sweep(version, monkeypatch):
-    from explain import tasks
-
-    def broker_down(*args, **kwargs):
+    def broker_down(report_id):
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(tasks.run_report, "apply_async", broker_down)
+    monkeypatch.setattr(queue, "report_publish", broker_down)
     Report.objects.filter(version=version).update(enqueued_at=None)
 
     swept = services.reports_sweep()
@@ -369,12 +367,10 @@ def test_when_the_broker_is_down_the_report_stays_unsent_for_the_next_sweep(vers
 def test_enqueued_at_is_recorded_even_when_a_worker_claims_the_report_first(
     engineer, model, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from explain import tasks
+    def fast_worker(report_id):
+        services._claim(report_id)  # the worker takes it before the publisher returns
 
-    def fast_worker(args=None, **options):
-        services._claim(args[0])  # the worker takes it before the publisher returns
-
-    monkeypatch.setattr(tasks.run_report, "apply_async", fast_worker)
+    monkeypatch.setattr(queue, "report_publish", fast_worker)
     with django_capture_on_commit_callbacks(execute=True):
         version = Candidate().register(actor=engineer, model=model).version
 

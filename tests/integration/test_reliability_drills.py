@@ -136,17 +136,17 @@ def test_a_version_whose_connection_drops_right_after_the_commit_keeps_its_files
     transactional_db, redis_url, ci, model, monkeypatch
 ):
     needs_postgresql()
-    from explain import tasks
+    from explain import queue
 
-    publish = tasks.run_report.apply_async
+    publish = queue.report_publish
 
-    def publish_then_lose_the_database(*args, **kwargs):
+    def publish_then_lose_the_database(report_id):
         # The commit is done and the broker gets the message; then the database goes away
         # under the web process, before it records that the message was sent.
-        publish(*args, **kwargs)
+        publish(report_id)
         terminate_other_backends()
 
-    monkeypatch.setattr(tasks.run_report, "apply_async", publish_then_lose_the_database)
+    monkeypatch.setattr(queue, "report_publish", publish_then_lose_the_database)
     with publishing_to(redis_url):
         response = post_version(client_for(secret=ci[2]), model.name, Candidate(), key="drop-1")
         again = post_version(client_for(secret=ci[2]), model.name, Candidate(), key="drop-1")

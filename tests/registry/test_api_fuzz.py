@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from explain import tasks
+from explain import queue
 from gatehouse.wsgi import application
 from registry import services
 from tests.conftest import Candidate
@@ -63,7 +63,7 @@ def world(engineer, model, ci, monkeypatch, settings, request):
     for signal in (request_started, request_finished):
         signal.disconnect(close_old_connections)
         request.addfinalizer(lambda signal=signal: signal.connect(close_old_connections))
-    monkeypatch.setattr(tasks.run_report, "apply_async", lambda *a, **k: None)
+    monkeypatch.setattr(queue, "report_publish", lambda report_id: None)
     cache.clear()
     Candidate().register(actor=engineer, model=model)
     engineer_secret = services.token_issue(actor=engineer, user=engineer, name="fuzz").secret

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explain import kinds, runners, tasks
+from explain import kinds, queue, runners
 from explain import services as explain_services
 from explain.models import Report, ReportKind, ReportStatus
 from explain.selectors import latest_reports
@@ -74,7 +74,7 @@ def _reports_in_process(settings, monkeypatch):
     settings.WHITENOISE_USE_FINDERS = False
     shap = kinds.KINDS[ReportKind.SHAP]
     monkeypatch.setitem(kinds.KINDS, ReportKind.SHAP, dataclasses.replace(shap, runner=_shap_once))
-    monkeypatch.setattr(tasks.run_report, "apply_async", lambda *args, **kwargs: None)
+    monkeypatch.setattr(queue, "report_publish", lambda report_id: None)
 
 
 def candidate(version: str = "1.0.0", *, frame=None, shap: bool = True) -> Candidate:
