@@ -1,4 +1,5 @@
-"""Report verbs: request, run (claimed atomically), and sweep what was lost."""
+"""Report verbs: request, run (claimed atomically), and sweep what was lost; and version
+registration, which queues the new version's reports."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from registry import permissions
+from registry import services as registry_services
 from registry.audit import audit_record
 from registry.audit_chain import canonical_json
 from registry.errors import InvalidInput, NotAllowed
@@ -154,7 +156,7 @@ def report_request(
     return ReportRequest(report, created)
 
 
-def reports_for_new_version(*, version: ModelVersion, actor, **_: Any) -> None:
+def reports_for_new_version(*, version: ModelVersion, actor) -> None:
     """Queue the automatic reports of a newly registered version, in its transaction."""
     has_model_file = hasattr(version, "model_file")
     automatic = [
@@ -172,6 +174,13 @@ def reports_for_new_version(*, version: ModelVersion, actor, **_: Any) -> None:
         ).created
     ]
     _enqueue_on_commit(created)
+
+
+def version_register(**registration: Any) -> registry_services.Registration:
+    """Register a version (``registry.services.version_register``, same arguments) and queue its
+    automatic reports in the same transaction; they are sent to the broker after the commit,
+    and a failure to send them leaves them to the sweep (the registration still succeeds)."""
+    return registry_services.version_register(**registration, after_create=reports_for_new_version)
 
 
 class _ProgressWriter:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -250,8 +252,8 @@ def seed_refusal() -> str:
 
 
 def seed(*, stdout=None) -> dict[str, str]:
-    """Create demo teams, users, the credit-default model with objectives, a CI account and
-    two registered versions. Safe to run again: it skips what exists."""
+    """Create demo teams, users, the credit-default model with objectives and a CI account
+    (``version_registrations`` gives its versions). Safe to run again: it skips what exists."""
     user_model = get_user_model()
     passwords = demo_users()
     with transaction.atomic():
@@ -333,27 +335,30 @@ def seed(*, stdout=None) -> dict[str, str]:
     account = ServiceAccount.objects.filter(user__username="ci-credit").first()
     if account is None:
         issued = services.ci_account_create(actor=None, name="ci-credit", models=[model])
-        token = issued.token
-        ci_user = token.user
         passwords["ci-credit (API token)"] = issued.secret
         with _passwords_file().open("a") as fh:
             fh.write(f"ci-credit (API token)\t{issued.secret}\n")
-    else:
-        ci_user = account.user
-        token = ci_user.api_tokens.filter(revoked_at__isnull=True).first()
+    return passwords
+
+
+def version_registrations() -> Iterator[dict[str, Any]]:
+    """The demo versions not registered yet, one at a time, as CI posts them: the arguments of
+    ``explain.services.version_register``, which registers a version and queues its reports."""
+    model = RegisteredModel.objects.get(name="credit-default")
+    ci_user = ServiceAccount.objects.get(user__username="ci-credit").user
+    token = ci_user.api_tokens.filter(revoked_at__isnull=True).first()
     for version, use_proxy, biased, trees in DEMO_VERSIONS:
         if model.versions.filter(version=version).exists():
             continue
         candidate = train_candidate(version, use_proxy=use_proxy, biased_labels=biased, trees=trees)
-        services.version_register(
-            actor=ci_user,
-            token=token,
-            model=model,
-            metadata=candidate.metadata,
-            evaluation_file=io.BytesIO(candidate.evaluation_csv),
-            evaluation_filename="evaluation.csv",
-            model_file=io.BytesIO(candidate.model_bytes),
-            model_filename="model.skops",
-            idempotency_key=f"demo-{version}",
-        )
-    return passwords
+        yield {
+            "actor": ci_user,
+            "token": token,
+            "model": model,
+            "metadata": candidate.metadata,
+            "evaluation_file": io.BytesIO(candidate.evaluation_csv),
+            "evaluation_filename": "evaluation.csv",
+            "model_file": io.BytesIO(candidate.model_bytes),
+            "model_filename": "model.skops",
+            "idempotency_key": f"demo-{version}",
+        }

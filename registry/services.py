@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -38,7 +39,6 @@ from .models import (
     Team,
 )
 from .roles import Role, roles_of
-from .signals import version_registered
 
 logger = logging.getLogger(__name__)
 
@@ -207,11 +207,14 @@ def version_register(
     model_filename: str = "",
     idempotency_key: str = "",
     token: ApiToken | None = None,
+    after_create: Callable[..., None] | None = None,
 ) -> Registration:
     """Store a candidate version with its evaluation data (and optional model file).
 
     Repeating a registration with the same content returns the stored version; the same
     version string with other content is a Conflict. Nothing partial is left on failure.
+    ``after_create(version=..., actor=...)`` runs for a new version inside its transaction:
+    ``explain.services.version_register`` queues the version's reports with it.
     """
     if not permissions.can_register_version(actor, model, token):
         raise NotAllowed("You may not register versions of this model.")
@@ -314,7 +317,8 @@ def version_register(
                     "via_token": token.prefix if token else None,
                 },
             )
-            version_registered.send(sender=ModelVersion, version=version, actor=actor)
+            if after_create is not None:
+                after_create(version=version, actor=actor)
     except BaseException as exc:
         if committed:
             if not isinstance(exc, Exception):

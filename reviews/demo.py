@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 
 from explain.models import Report, ReportStatus
-from explain.services import report_run
+from explain.services import report_run, version_register
 from registry import demo as registry_demo
 from registry.models import RegisteredModel, VersionStatus
 
@@ -17,8 +17,11 @@ INITIAL_RELEASE = "0.9.0"
 
 
 def seed() -> dict[str, str]:
-    """Registry demo data, then the initial release reviewed, signed and promoted."""
+    """Registry demo data and its versions, then the initial release reviewed, signed and
+    promoted."""
     passwords = registry_demo.seed()
+    for registration in registry_demo.version_registrations():
+        version_register(**registration)  # as CI's registration endpoint: reports queued
     model = RegisteredModel.objects.get(name="credit-default")
     release = model.versions.get(version=INITIAL_RELEASE)
     if release.status != VersionStatus.REGISTERED or model.production_events.exists():

@@ -14,6 +14,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from explain import services as explain_services
 from registry import services
 from registry.models import RegisteredModel, Team
 from registry.roles import Role
@@ -191,7 +192,8 @@ class Candidate:
         return body
 
     def register(self, *, actor, model, token=None, key: str = ""):
-        return services.version_register(
+        """Register through the service CI's endpoint calls, which queues the reports."""
+        return explain_services.version_register(
             actor=actor,
             token=token,
             model=model,

@@ -11,7 +11,6 @@ urlpatterns = [
     path(
         "models/<slug:name>/objectives/", views.ObjectiveListView.as_view(), name="objective-list"
     ),
-    path("models/<slug:name>/versions/", views.VersionListView.as_view(), name="version-list"),
     path(
         "models/<slug:name>/versions/<str:version>/",
         views.VersionDetailView.as_view(),

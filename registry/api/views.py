@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -11,11 +10,10 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from .. import accounts, selectors, services
-from ..errors import InvalidInput, NotAllowed, TooLarge
+from ..errors import InvalidInput, NotAllowed
 from ..models import Team
 from . import serializers as s
 from .pagination import Pages
-from .parsers import JSONParser, MultiPartParser
 
 
 def paginated(request, view: APIView, queryset, serializer_class) -> Response:
@@ -93,77 +91,6 @@ class ObjectiveListView(APIView):
             actor=request.user, model=model, **data.validated_data
         )
         return Response(s.ObjectiveOutput(objective).data, status=status.HTTP_201_CREATED)
-
-
-def _refuse_oversized(request) -> None:
-    """413 before reading a body over the limit, and for any single oversized file."""
-    limit = settings.GATEHOUSE_MAX_UPLOAD_BYTES
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > limit:
-        raise TooLarge(f"The upload is larger than the limit of {limit // (1024 * 1024)} MB.")
-
-
-class VersionListView(APIView):
-    """List a model's versions, or register a candidate (multipart)."""
-
-    parser_classes = [MultiPartParser, JSONParser]
-    pagination_class = Pages
-
-    @extend_schema(responses=s.VersionOutput(many=True))
-    def get(self, request, name: str):
-        model = selectors.model_for_user(request.user, name, request.auth)
-        versions = selectors.model_versions(model).select_related("model")
-        if status_filter := request.query_params.get("status"):
-            versions = versions.filter(status=status_filter)
-        return paginated(request, self, versions, s.VersionOutput)
-
-    @extend_schema(
-        request={
-            "multipart/form-data": OpenApiRequest(
-                s.VersionRegisterInput, encoding={"metadata": {"contentType": "application/json"}}
-            )
-        },
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                OpenApiParameter.HEADER,
-                description="Repeat a request safely: the same key and content return the same version",
-            )
-        ],
-        responses={201: s.VersionOutput, 200: s.VersionOutput},
-    )
-    def post(self, request, name: str):
-        _refuse_oversized(request)
-        model = selectors.model_for_user(request.user, name, request.auth)
-        data = s.VersionRegisterInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        upload = data.validated_data["evaluation_data"]
-        model_upload = data.validated_data.get("model")
-        for part in (upload, model_upload):
-            if part is not None and part.size > settings.GATEHOUSE_MAX_UPLOAD_BYTES:
-                raise TooLarge("A file is larger than the upload limit.")
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 200:
-            raise InvalidInput.for_field("Idempotency-Key", "At most 200 characters.")
-        result = services.version_register(
-            actor=request.user,
-            token=request.auth,
-            model=model,
-            metadata=data.validated_data["metadata"],
-            evaluation_file=upload,
-            evaluation_filename=upload.name,
-            model_file=model_upload,
-            model_filename=model_upload.name if model_upload else "",
-            idempotency_key=key,
-        )
-        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        response = Response(s.VersionOutput(result.version).data, status=code)
-        response["Location"] = s.VersionOutput().get_url(result.version)
-        return response
 
 
 class VersionDetailView(APIView):

@@ -19,22 +19,25 @@ from django.utils import timezone
 from explain import services
 from explain.models import Report, ReportStatus
 from registry.models import AuditEvent, ModelVersion
-from registry.signals import version_registered
 from tests.conftest import Candidate, client_for, post_version
 
 from .conftest import skops_model_bytes
 
 
-def fail_after_commit(error: BaseException):
-    """A receiver of new versions whose after-commit step fails, like an outbox on a blip."""
+def fail_after_commit(monkeypatch, error: BaseException) -> None:
+    """One more step for new versions, after their reports, whose after-commit part fails
+    (like an outbox on a blip)."""
+    queue_reports = services.reports_for_new_version
 
-    def receiver(**_):
+    def with_failing_step(**kwargs):
+        queue_reports(**kwargs)
+
         def step():
             raise error
 
         transaction.on_commit(step)
 
-    return receiver
+    monkeypatch.setattr(services, "reports_for_new_version", with_failing_step)
 
 
 # --- after the commit -----------------------------------------------------------------------
@@ -46,14 +49,12 @@ after_commit = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @after_commit
-def test_a_failing_step_after_the_commit_keeps_the_version_and_answers_201(ci, model, sent):
-    receiver = fail_after_commit(ConnectionError("outbox unreachable"))
-    version_registered.connect(receiver, dispatch_uid="test-after-commit")
-    try:
-        response = post_version(client_for(secret=ci[2]), model.name, Candidate(), key="k-1")
-        again = post_version(client_for(secret=ci[2]), model.name, Candidate(), key="k-1")
-    finally:
-        version_registered.disconnect(dispatch_uid="test-after-commit")
+def test_a_failing_step_after_the_commit_keeps_the_version_and_answers_201(
+    ci, model, sent, monkeypatch
+):
+    fail_after_commit(monkeypatch, ConnectionError("outbox unreachable"))
+    response = post_version(client_for(secret=ci[2]), model.name, Candidate(), key="k-1")
+    again = post_version(client_for(secret=ci[2]), model.name, Candidate(), key="k-1")
 
     assert response.status_code == 201, response.content
     assert again.status_code == 200
@@ -64,19 +65,39 @@ def test_a_failing_step_after_the_commit_keeps_the_version_and_answers_201(ci, m
 
 
 @after_commit
-def test_a_shutdown_after_the_commit_leaves_the_files_of_the_stored_version(engineer, model, sent):
-    receiver = fail_after_commit(SystemExit(1))  # gunicorn's worker timeout
-    version_registered.connect(receiver, dispatch_uid="test-after-commit")
-    try:
-        with pytest.raises(SystemExit):
-            Candidate(model_bytes=skops_model_bytes()).register(actor=engineer, model=model)
-    finally:
-        version_registered.disconnect(dispatch_uid="test-after-commit")
+def test_a_shutdown_after_the_commit_leaves_the_files_of_the_stored_version(
+    engineer, model, sent, monkeypatch
+):
+    fail_after_commit(monkeypatch, SystemExit(1))  # gunicorn's worker timeout
+    with pytest.raises(SystemExit):
+        Candidate(model_bytes=skops_model_bytes()).register(actor=engineer, model=model)
 
     version = ModelVersion.objects.get(model=model, version="1.0.0")
     assert Path(version.evaluation_data.file.path).read_bytes() == Candidate().csv()
     stored_model = Path(version.model_file.file.path).read_bytes()
     assert hashlib.sha256(stored_model).hexdigest() == version.model_file.sha256
+
+
+@after_commit
+def test_the_reports_are_queued_in_the_versions_transaction(engineer, model, sent, monkeypatch):
+    """A failure while queueing the reports leaves no version, no report and no file."""
+    queue_reports = services.reports_for_new_version
+
+    def then_fail(**kwargs):
+        queue_reports(**kwargs)
+        assert Report.objects.filter(version=kwargs["version"]).count() == 3
+        raise RuntimeError("queueing failed")
+
+    monkeypatch.setattr(services, "reports_for_new_version", then_fail)
+    with pytest.raises(RuntimeError, match="queueing failed"):
+        Candidate().register(actor=engineer, model=model)
+
+    assert not ModelVersion.objects.exists()
+    assert not Report.objects.exists()
+    assert not AuditEvent.objects.filter(action__in=["version.registered", "report.queued"])
+    assert sent == []
+    folder = f"evaluation/{model.name}/1.0.0"
+    assert not default_storage.exists(folder) or default_storage.listdir(folder) == ([], [])
 
 
 # --- report files ---------------------------------------------------------------------------
