@@ -38,12 +38,14 @@ from explain.models import Report, ReportKind, ReportStatus
 from explain.presenters import fairness_sections
 from explain.selectors import latest_reports
 from registry.api.audit import IgnoreClientFormat
-from registry.audit import actor_label, audit_record
-from registry.audit_chain import HASHED_FIELDS, format_time
+from registry.audit.anchors import chain_anchor
+from registry.audit.chain import HASHED_FIELDS, format_time
+from registry.audit.exports import export_chunks
+from registry.audit.record import actor_label, audit_record
 from registry.errors import NotAllowed
-from registry.exports import can_export, chain_anchor, export_chunks
 from registry.models import AuditEvent, ModelVersion, VersionStatus
 from registry.offline import BUNDLE_FORMAT, MANIFEST, manifest_bytes, manifest_digest
+from registry.permissions import can_export_audit as can_export
 from registry.selectors import version_for_user
 
 from . import gates, selectors
