@@ -10,7 +10,7 @@ events. Then it measures, in the same run:
   fresh child process that consumes the response in-process: rows/s, time to first byte,
   and memory as the child's resident set size (RSS; ``VmHWM`` high-water mark and its
   growth over the RSS before the stream, from /proc/self/status);
-- ``registry.audit.audit_verify()`` over the whole chain: events/s.
+- ``registry.audit.chain.audit_verify()`` over the whole chain: events/s.
 
     .venv/bin/python benchmarks/audit_export.py [--events N]
     .venv/bin/python benchmarks/audit_export.py --database-url postgres://postgres@127.0.0.1:5432/gatehouse
@@ -106,12 +106,12 @@ def synthetic_events(count: int, start_seq: int, seed: int = 0):
 def seed(count: int) -> float:
     """Append ``count`` chained events after the current head; returns seconds taken.
 
-    Each hash is ``registry.audit_chain.event_hash`` of the content, as ``audit_record``
+    Each hash is ``registry.audit.chain.event_hash`` of the content, as ``audit_record``
     computes it; rows are stored as the ORM stores them (payload as ``json.dumps`` text).
     """
     from django.db import connection, transaction
 
-    from registry.audit_chain import event_hash, format_time
+    from registry.audit.chain import event_hash, format_time
     from registry.models import AuditChainHead
 
     started = time.perf_counter()
@@ -240,7 +240,7 @@ def main() -> None:
     from django.db import connection
 
     from registry import services
-    from registry.audit import audit_verify
+    from registry.audit.chain import audit_verify
 
     old_name = None
     if pg:

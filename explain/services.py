@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from registry import permissions
 from registry import services as registry_services
-from registry.audit import audit_record
-from registry.audit_chain import canonical_json
+from registry.audit.chain import canonical_json
+from registry.audit.record import audit_record
 from registry.errors import InvalidInput, NotAllowed
 from registry.models import ModelVersion
 from registry.roles import has_capability

@@ -31,7 +31,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.throttling import BaseThrottle
 
-from .audit import audit_record
+from .audit.record import audit_record
 from .errors import Locked
 from .models import ApiToken, Team
 

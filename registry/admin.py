@@ -12,7 +12,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 
 from . import accounts, permissions
-from .audit import audit_record
+from .audit.record import audit_record
 from .models import (
     KPI,
     ApiToken,

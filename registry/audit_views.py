@@ -13,9 +13,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import exports, selectors
-from .audit import event_content
+from . import selectors
+from .audit import services
+from .audit.anchors import chain_anchor
+from .audit.chain import event_content
+from .audit.exports import export_response
+from .audit.filters import AuditFilterForm
+from .audit.selectors import action_choices, audit_page, chain_head, recent_values
 from .models import AuditEvent
+from .permissions import can_export_audit, can_verify_chain
 
 PAYLOAD_PREVIEW = 120
 
@@ -41,22 +47,23 @@ def _link(query: dict[str, str], **cursor: int) -> str:
 def audit_log(request: HttpRequest) -> HttpResponse:
     """Events of the models the user may see (everything for auditors), newest first."""
     visible = selectors.audit_events_visible_to(request.user)
-    form = exports.AuditFilterForm(request.GET)
+    form = AuditFilterForm(request.GET)
     context: dict[str, Any] = {
         "form": form,
-        "can_export": exports.can_export(request.user),
-        "head": exports.chain_head(),
+        "can_export": can_export_audit(request.user),
+        "can_verify": can_verify_chain(request.user),
+        "head": chain_head(),
         "model_choices": list(
             selectors.models_visible_to(request.user).values_list("name", flat=True)
         ),
-        "actor_choices": exports.recent_values(visible, "actor_name"),
-        "action_choices": exports.recent_values(visible, "action"),
+        "actor_choices": recent_values(visible, "actor_name"),
+        "action_choices": action_choices(),
     }
     if not form.is_valid():
         return render(request, "registry/audit.html", context, status=400)
     filters = form.filters()
     query = filters.as_query()
-    page = exports.audit_page(
+    page = audit_page(
         filters.apply(visible),
         before=form.cleaned_data.get("before"),
         after=form.cleaned_data.get("after"),
@@ -80,9 +87,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @require_POST
 def audit_verify_now(request: HttpRequest) -> HttpResponse:
     """Walk the whole chain now (auditors and admins); the check is itself recorded."""
-    if not exports.can_export(request.user):
-        raise PermissionDenied("Only auditors and admins verify the chain.")
-    result = exports.audit_chain_verify(actor=request.user)
+    if not can_verify_chain(request.user):
+        raise PermissionDenied(services.VERIFY_REFUSED)
+    result = services.audit_chain_verify(actor=request.user)
     report = result.report
     if report.ok:
         messages.success(
@@ -105,20 +112,14 @@ def audit_verify_now(request: HttpRequest) -> HttpResponse:
 @require_GET
 def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The filtered trail as CSV or JSONL, streamed; the export is on record before row one."""
-    if not exports.can_export(request.user):
-        raise PermissionDenied("Only auditors and admins export the audit trail.")
-    form = exports.AuditFilterForm(request.GET)
+    if not can_export_audit(request.user):
+        raise PermissionDenied(services.EXPORT_REFUSED)
+    form = AuditFilterForm(request.GET)
     if not form.is_valid():
         lines = [f"{field}: {' '.join(msgs)}" for field, msgs in form.field_errors().items()]
         return HttpResponse("\n".join(lines) + "\n", status=400, content_type="text/plain")
-    filters = form.filters()
-    return exports.export_response(
-        actor=request.user,
-        events=selectors.audit_events_visible_to(request.user),
-        fmt=fmt,
-        filters=filters,
-        via="web",
-    )
+    export = services.audit_export(actor=request.user, fmt=fmt, filters=form.filters(), via="web")
+    return export_response(export)
 
 
 @login_required
@@ -126,9 +127,9 @@ def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
 def audit_head(request: HttpRequest) -> JsonResponse:
     """The chain head as a JSON file to keep (auditors and admins): ``audit_verify --anchor``
     later fails if the chain no longer holds it."""
-    if not exports.can_export(request.user):
+    if not can_verify_chain(request.user):
         raise PermissionDenied("Only auditors and admins read the chain head.")
-    anchor = exports.chain_anchor()
+    anchor = chain_anchor()
     response = JsonResponse(anchor.as_dict())
     filename = f"audit-head-{anchor.seq}.json"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import NotAllowed
 from .models import ApiToken, RegisteredModel
 from .roles import Role, has_capability, roles_of
 
@@ -71,3 +72,22 @@ def can_set_risk_tier(user, model: RegisteredModel) -> bool:
     if Role.ADMIN in roles:
         return True
     return Role.RISK_OFFICER in roles and is_team_member(user, model)
+
+
+# --- the audit trail -------------------------------------------------------------------------
+
+
+def can_export_audit(user) -> bool:
+    """Export the whole audit trail (and version bundles): auditors and admins."""
+    return has_capability(user, "can_export")
+
+
+def can_verify_chain(user) -> bool:
+    """Verify the audit chain now, or read its head as an anchor: auditors and admins."""
+    return has_capability(user, "can_export")
+
+
+def require(allowed: bool, message: str) -> None:
+    """Refuse with ``NotAllowed(message)`` unless ``allowed``: how services apply a predicate."""
+    if not allowed:
+        raise NotAllowed(message)

@@ -23,8 +23,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import accounts, evaluation, model_files, permissions
-from .audit import audit_record
-from .audit_chain import canonical_json
+from .audit.chain import canonical_json
+from .audit.record import audit_record
 from .errors import Conflict, InvalidInput, NotAllowed
 from .models import (
     KPI,

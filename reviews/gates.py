@@ -16,7 +16,7 @@ from django.utils import timezone
 from explain import kinds
 from explain.models import Report, ReportKind, ReportStatus
 from explain.selectors import latest_reports
-from registry.audit_chain import canonical_json
+from registry.audit.chain import canonical_json
 from registry.models import ModelVersion, VersionStatus
 from registry.roles import Role, roles_of
 

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from registry import accounts, permissions
-from registry.audit import audit_record
+from registry.audit.record import audit_record
 from registry.errors import Conflict, InvalidInput, Locked, NotAllowed
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.roles import Role, roles_of

@@ -13,9 +13,16 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import exports, selectors
-from ..audit import event_content
+from .. import selectors
+from ..audit import services
+from ..audit.anchors import chain_anchor
+from ..audit.chain import event_content
+from ..audit.encoders import FORMATS
+from ..audit.exports import export_response
+from ..audit.filters import AuditFilterForm
+from ..audit.selectors import audit_page
 from ..errors import InvalidInput, NotAllowed
+from ..permissions import can_export_audit, can_verify_chain
 
 FILTER_PARAMETERS = [
     OpenApiParameter("model", str, description="Exact model name"),
@@ -53,8 +60,8 @@ class AuditPageOutput(serializers.Serializer):
     previous = serializers.CharField(allow_null=True, help_text="Newer events (`?after=`)")
 
 
-def _filter_form(request) -> exports.AuditFilterForm:
-    form = exports.AuditFilterForm(request.query_params)
+def _filter_form(request) -> AuditFilterForm:
+    form = AuditFilterForm(request.query_params)
     if not form.is_valid():
         errors = form.field_errors()
         field, messages = next(iter(errors.items()))
@@ -77,7 +84,7 @@ class AuditEventListView(APIView):
     def get(self, request):
         form = _filter_form(request)
         filters = form.filters()
-        page = exports.audit_page(
+        page = audit_page(
             filters.apply(selectors.audit_events_visible_to(request.user)),
             before=form.cleaned_data.get("before"),
             after=form.cleaned_data.get("after"),
@@ -116,7 +123,7 @@ class AuditExportView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("format", str, enum=list(exports.FORMATS), default="jsonl"),
+            OpenApiParameter("format", str, enum=list(FORMATS), default="jsonl"),
             *FILTER_PARAMETERS,
         ],
         responses={
@@ -130,19 +137,14 @@ class AuditExportView(APIView):
         },
     )
     def get(self, request):
-        if not exports.can_export(request.user):
-            raise NotAllowed("Only auditors and admins export the audit trail.")
+        if not can_export_audit(request.user):
+            raise NotAllowed(services.EXPORT_REFUSED)
         fmt = request.query_params.get("format", "jsonl")
-        if fmt not in exports.FORMATS:
+        if fmt not in FORMATS:
             raise InvalidInput.for_field("format", "Choose csv or jsonl.")
         filters = _filter_form(request).filters()
-        return exports.export_response(
-            actor=request.user,
-            events=selectors.audit_events_visible_to(request.user),
-            fmt=fmt,
-            filters=filters,
-            via="api",
-        )
+        export = services.audit_export(actor=request.user, fmt=fmt, filters=filters, via="api")
+        return export_response(export)
 
 
 class AuditHeadOutput(serializers.Serializer):
@@ -164,6 +166,6 @@ class AuditHeadView(APIView):
         }
     )
     def get(self, request):
-        if not exports.can_export(request.user):
+        if not can_verify_chain(request.user):
             raise NotAllowed("Only auditors and admins read the chain head.")
-        return Response(AuditHeadOutput(exports.chain_anchor().as_dict()).data)
+        return Response(AuditHeadOutput(chain_anchor().as_dict()).data)

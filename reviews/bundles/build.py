@@ -14,12 +14,14 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from explain.models import Report
-from registry.audit import actor_label, audit_record
-from registry.audit_chain import HASHED_FIELDS, format_time
+from registry.audit.anchors import chain_anchor
+from registry.audit.chain import HASHED_FIELDS, format_time
+from registry.audit.exports import export_chunks
+from registry.audit.record import actor_label, audit_record
 from registry.errors import NotAllowed
-from registry.exports import can_export, chain_anchor, export_chunks
 from registry.models import AuditEvent, ModelVersion
 from registry.offline import BUNDLE_FORMAT, MANIFEST, manifest_bytes, manifest_digest
+from registry.permissions import can_export_audit
 
 from .archive import _chain_lines, _json_file, _report_files, _report_record, _ZipWriter
 from .context import _report_context
@@ -145,7 +147,7 @@ def bundle_build(*, version: ModelVersion, actor, now: datetime | None = None) -
 def bundle_export(*, actor, version: ModelVersion) -> Bundle:
     """Build a version's bundle for an auditor or admin and record ``bundle.exported`` with
     the manifest's sha256, which ties the file to the chain."""
-    if not can_export(actor):
+    if not can_export_audit(actor):
         raise NotAllowed("Only auditors and admins export bundles.")
     bundle = bundle_build(version=version, actor=actor)
     with transaction.atomic():

@@ -8,7 +8,7 @@ from typing import Any
 from explain.models import Report, ReportKind, ReportStatus
 from explain.presenters import fairness_sections
 from explain.selectors import latest_reports
-from registry.audit import actor_label
+from registry.audit.record import actor_label
 from registry.models import ModelVersion, VersionStatus
 
 from .. import gates, selectors

@@ -35,6 +35,6 @@ def kpi_status(value: str) -> str:
 @register.filter
 def can_export(user) -> bool:
     """Whether the user may export audit trails and bundles: auditors and admins."""
-    from registry.exports import can_export as allowed
+    from registry.permissions import can_export_audit as allowed
 
     return allowed(user)

@@ -9,6 +9,8 @@ import io
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,9 @@ from explain import services as explain_services
 from explain.models import ReportStatus
 from explain.selectors import latest_reports
 from registry import services
-from registry.audit import audit_record, event_content
+from registry.audit.actions import ACTIONS
+from registry.audit.chain import event_content
+from registry.audit.record import audit_record
 from registry.models import AuditEvent
 from registry.roles import Role
 from reviews import services as review_services
@@ -35,6 +39,34 @@ from tests.conftest import PASSWORD, Candidate, evaluation_frame, make_user
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "verify_bundle.py"
 OFFLINE = ROOT / "registry" / "offline.py"  # the module TOOL is a copy of
+
+
+# Actions only these tests record, declared while they run (audit_record refuses the rest).
+TEST_ACTIONS = {
+    "test.event": "A test event",
+    "test.formula": "A test event whose fields start like spreadsheet formulas",
+    "model.noted": "A test note about a model",
+    "a.one": "Test action one",
+    "a.two": "Test action two",
+}
+
+
+@contextmanager
+def declared(actions: Mapping[str, str]) -> Iterator[None]:
+    """Declare test-only audit actions for the duration of the block."""
+    for key, description in actions.items():
+        ACTIONS.add(key, description)
+    try:
+        yield
+    finally:
+        for key in actions:
+            ACTIONS.remove(key)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def test_actions() -> Iterator[None]:
+    with declared(TEST_ACTIONS):
+        yield
 
 
 def web(user) -> Client:

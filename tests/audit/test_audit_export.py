@@ -12,10 +12,16 @@ from datetime import UTC, datetime
 import pytest
 from django.test import Client
 
-from registry import audit
-from registry.audit import event_content, iter_event_contents, iter_event_rows
-from registry.audit_chain import canonical_json, event_hash, verify_events
-from registry.exports import EXPORT_COLUMNS, csv_line
+from registry.audit import chain
+from registry.audit.chain import (
+    canonical_json,
+    event_content,
+    event_hash,
+    iter_event_contents,
+    iter_event_rows,
+    verify_events,
+)
+from registry.audit.encoders import EXPORT_COLUMNS, csv_line
 from registry.models import AuditEvent
 from registry.offline import csv_unguard
 from tests.audit.conftest import record, streamed, web
@@ -152,7 +158,7 @@ def test_csv_cells_are_guarded_then_quoted_as_csv_writer_quotes_them_and_read_ba
 
 def test_the_fast_readers_give_exactly_the_hashed_content(history, monkeypatch):
     # Whole seconds are stored without a fraction; the readers must still say .000000.
-    monkeypatch.setattr(audit.timezone, "now", lambda: datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC))
+    monkeypatch.setattr(chain.timezone, "now", lambda: datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC))
     record(2, model_name="credit-default", text='Ré ✓ \u2028 " \\')
     events = list(AuditEvent.objects.order_by("seq"))
 

@@ -225,11 +225,11 @@ def test_an_auditor_verifies_the_chain_and_the_check_is_recorded(two_models, aud
 
 
 def test_a_broken_chain_is_reported(two_models, admin_user, monkeypatch):
-    from registry import exports
-    from registry.audit_chain import ChainBreak, ChainReport
+    from registry.audit import services
+    from registry.audit.chain import ChainBreak, ChainReport
 
     monkeypatch.setattr(
-        exports,
+        services,
         "audit_verify",
         lambda: ChainReport(3, 3, "x" * 64, ChainBreak(4, "content does not match its hash")),
     )

@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 
 from explain.selectors import latest_reports
 from explain.services import _store_files
-from registry.audit_chain import format_time
+from registry.audit.chain import format_time
 from registry.models import AuditChainHead, AuditEvent
 from reviews.bundles import bundle_build
 from tests.audit.conftest import record, run_tool, skops_model_bytes, web

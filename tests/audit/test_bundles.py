@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from registry import audit_chain, exports, offline
-from registry.audit_chain import canonical_json, event_hash
+from registry import offline
+from registry.audit import chain as audit_chain
+from registry.audit import encoders
+from registry.audit.chain import canonical_json, event_hash
 from registry.models import AuditEvent
 from registry.offline import manifest_bytes, manifest_digest
 from reviews.bundles import build as bundles
@@ -235,8 +237,8 @@ def test_the_app_uses_the_offline_rules_themselves():
     assert audit_chain.event_hash is offline.event_hash
     assert audit_chain.canonical_json is offline.canonical_json
     assert audit_chain.HASHED_FIELDS is offline.HASHED_FIELDS
-    assert exports.csv_guard is offline.csv_guard
-    assert exports.EXPORT_COLUMNS is offline.EVENT_COLUMNS
+    assert encoders.csv_guard is offline.csv_guard
+    assert encoders.EXPORT_COLUMNS is offline.EVENT_COLUMNS
     assert bundles.manifest_bytes is offline.manifest_bytes
     assert bundles.manifest_digest is offline.manifest_digest
     assert bundle_verify.offline is offline  # a normal import, no module loaded by path

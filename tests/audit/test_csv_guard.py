@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from registry.audit import audit_record, event_content
-from registry.audit_chain import verify_events
+from registry.audit.chain import event_content, verify_events
+from registry.audit.record import audit_record
 from registry.models import AuditEvent
 from registry.offline import CSV_GUARDED_LEADS, csv_guard, csv_unguard
 from registry.roles import Role

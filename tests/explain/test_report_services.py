@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, recall_score
 from explain import queue, services
 from explain.models import Report, ReportKind, ReportStatus
 from registry import services as registry_services
-from registry.audit_chain import canonical_json
+from registry.audit.chain import canonical_json
 from registry.errors import InvalidInput, NotAllowed
 from registry.models import AuditEvent
 from tests.conftest import Candidate

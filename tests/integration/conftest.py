@@ -298,7 +298,7 @@ def migration_data(django_db_setup, django_db_blocker) -> Iterator[None]:
     groups, the audit chain head); put it back before and after, for the tests that follow."""
     from django.contrib.auth.models import Group
 
-    from registry.audit import GENESIS_HASH
+    from registry.audit.chain import GENESIS_HASH
     from registry.models import AuditChainHead
     from registry.roles import Role
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from registry import services as registry_services
-from registry.audit import audit_verify
+from registry.audit.chain import audit_verify
 from registry.models import AuditEvent, ModelVersion
 from registry.roles import Role
 from reviews.models import ProductionEvent, SignOff

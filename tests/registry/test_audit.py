@@ -15,14 +15,30 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from registry import services
-from registry.audit import GENESIS_HASH, audit_record, audit_verify, event_content
-from registry.audit_chain import event_hash
+from registry.audit.chain import GENESIS_HASH, audit_verify, event_content, event_hash
+from registry.audit.record import audit_record
 from registry.models import AuditChainHead, AuditEvent
 from registry.roles import Role
+from tests.audit.conftest import declared
 from tests.conftest import Candidate
 
 MIGRATION = importlib.import_module("registry.migrations.0002_roles_and_chain_head")
 TRIGGER = "registry_auditevent_append_only"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def test_actions():
+    """The actions only these tests record."""
+    with declared(
+        {
+            "orphan.event": "A test event recorded outside a transaction",
+            "doomed": "A test event rolled back",
+            "kept": "A test event kept",
+            "odd.types": "A test event with dates, decimals and UUIDs",
+            "load.append": "A test event appended by concurrent writers",
+        }
+    ):
+        yield
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
 from registry import services
-from registry.audit import audit_verify
+from registry.audit.chain import audit_verify
 from registry.errors import InvalidInput
 from registry.models import (
     KPI,

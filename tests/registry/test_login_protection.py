@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import Client, RequestFactory
 
 from registry.accounts import client_ip
-from registry.audit import audit_verify
+from registry.audit.chain import audit_verify
 from registry.models import ApiToken, AuditEvent
 from tests.conftest import PASSWORD, client_for
 

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from registry import services
-from registry.audit import audit_verify
+from registry.audit.chain import audit_verify
 from registry.models import ApiToken, AuditEvent
 from registry.roles import Role
 from tests.conftest import PASSWORD, make_user

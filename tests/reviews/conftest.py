@@ -20,7 +20,7 @@ from explain import kinds, queue, runners
 from explain import services as explain_services
 from explain.models import Report, ReportKind, ReportStatus
 from explain.selectors import latest_reports
-from registry.audit_chain import canonical_json
+from registry.audit.chain import canonical_json
 from registry.models import AuditEvent, ModelVersion, VersionStatus
 from reviews import gates, services
 from reviews.models import Decision, SignOff

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from registry import services as registry_services
-from registry.audit import audit_verify
+from registry.audit.chain import audit_verify
 from registry.errors import Conflict, InvalidInput, NotAllowed
 from registry.models import VersionStatus
 from reviews import gates, services

@@ -13,8 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from registry.audit import audit_verify
-from registry.audit_chain import GENESIS_HASH
+from registry.audit.chain import GENESIS_HASH, audit_verify
 from registry.errors import Conflict
 from registry.models import AuditChainHead, ModelVersion, VersionStatus
 from registry.roles import Role

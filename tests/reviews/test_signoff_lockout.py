@@ -8,7 +8,7 @@ import json
 import pytest
 from django.test import Client
 
-from registry.audit import audit_verify
+from registry.audit.chain import audit_verify
 from registry.errors import InvalidInput, Locked
 from reviews.models import SignOff
 from tests.conftest import PASSWORD, client_for

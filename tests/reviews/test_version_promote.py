@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from registry.audit import audit_verify
+from registry.audit.chain import audit_verify
 from registry.errors import Conflict, InvalidInput, NotAllowed
 from registry.models import AuditEvent, ModelVersion, VersionStatus
 from reviews import selectors, services

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from registry.exports import chain_anchor
+from registry.audit.anchors import chain_anchor
 
 
 class Command(BaseCommand):

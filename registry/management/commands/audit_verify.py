@@ -8,8 +8,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.audit import audit_verify
-from registry.exports import Anchor, anchor_parse, anchor_problems, anchors_read
+from registry.audit.anchors import Anchor, anchor_parse, anchor_problems, anchors_read
+from registry.audit.chain import audit_verify
 
 
 class Command(BaseCommand):

@@ -1,78 +1,176 @@
-"""Appending to and verifying the audit log stored in the database."""
+"""The audit chain: how events are linked, hashed, appended, read back and verified.
+
+The rules themselves (canonical JSON, the hashed fields, the event hash) live in
+``registry/offline.py``, the standard-library-only module an auditor's offline verifier is a
+copy of; this module adds the app's timestamp form, the append under the head lock, and the
+fast walk over the stored chain.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator
-from datetime import UTC
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, connections, transaction
-from django.db.models import CharField, F, Func, Model, TextField
+from django.db.models import CharField, F, Func, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .audit_chain import (
-    GENESIS_HASH,
-    ChainBreak,
-    ChainReport,
-    event_hash,
-    format_time,
-    verify_events,
-)
-from .models import AuditChainHead, AuditEvent
+from ..models import AuditChainHead, AuditEvent
+from ..offline import HASHED_FIELDS, canonical_json, event_hash
 
-SYSTEM_ACTOR = "system"
+__all__ = [
+    "GENESIS_HASH",
+    "HASHED_FIELDS",
+    "ChainBreak",
+    "ChainReport",
+    "audit_verify",
+    "canonical_json",
+    "chain_append",
+    "event_content",
+    "event_hash",
+    "format_time",
+    "iter_event_contents",
+    "iter_event_rows",
+    "verify_events",
+]
 
-
-def actor_label(user) -> str:
-    """The name an actor is recorded under: the username, or ``system``."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return SYSTEM_ACTOR
-    return user.get_username()
-
-
-def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
-    # Store exactly what is hashed: dates, decimals and UUIDs become their JSON text.
-    return json.loads(json.dumps(payload, cls=DjangoJSONEncoder, allow_nan=False))
+GENESIS_HASH = "0" * 64
 
 
-def audit_record(
-    *,
-    actor,
-    action: str,
-    obj: Model | None = None,
-    object_type: str = "",
-    object_id: str = "",
-    model_name: str = "",
-    payload: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("audit_record must run inside the transaction of the change it records")
-    if obj is not None:
-        object_type = object_type or obj._meta.label_lower
-        object_id = object_id or str(obj.pk)
+def format_time(moment: datetime) -> str:
+    """UTC with microseconds, the one textual form a timestamp is hashed in."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first place where the chain does not hold."""
+
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What a walk over the chain found."""
+
+    checked: int
+    last_seq: int
+    last_hash: str
+    first_break: ChainBreak | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+
+# The encoder json.dumps would build on every call to canonical_json, built once: the same
+# bytes without the per-call construction.
+_canonical_encode = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+_quote = json.encoder.encode_basestring  # what that encoder writes for a str (C version)
+
+
+def _payload_encoder() -> Callable[[Any], str]:
+    """The C encoder behind ``_canonical_encode``, made once instead of on every call (it is
+    half the cost of a chain walk); without the C accelerator, the encoder itself."""
+    if json.encoder.c_make_encoder is None:
+        return _canonical_encode
+    # markers, default, encoder, indent, key and item separators, sort_keys, skipkeys,
+    # allow_nan. No markers: JSON read from a database cannot be circular. No default:
+    # anything JSON cannot hold raises TypeError, and _canonical_body then takes the
+    # generic path, which raises json's own error.
+    encoder = json.encoder.c_make_encoder(None, None, _quote, None, ":", ",", True, False, False)
+    return lambda value: "".join(encoder(value, 0))
+
+
+_encode_payload = _payload_encoder()
+
+
+def _canonical_body(event: Mapping[str, Any]) -> str:
+    """``canonical_json`` of an event's hashed fields, written out in sorted key order so only
+    the payload goes through the (sorting) encoder. Anything but an int ``seq`` and str
+    fields takes the generic path; the result is the same text either way."""
+    seq = event["seq"]
+    if type(seq) is int:
+        try:
+            return (
+                f'{{"action":{_quote(event["action"])},"actor":{_quote(event["actor"])},'
+                f'"created_at":{_quote(event["created_at"])},"model":{_quote(event["model"])},'
+                f'"object_id":{_quote(event["object_id"])},'
+                f'"object_type":{_quote(event["object_type"])},'
+                f'"payload":{_encode_payload(event["payload"])},'
+                f'"prev_hash":{_quote(event["prev_hash"])},"seq":{seq}}}'
+            )
+        except TypeError:
+            pass
+    return _canonical_encode({name: event[name] for name in HASHED_FIELDS})
+
+
+def verify_events(
+    events: Iterable[Mapping[str, Any]], *, prev_hash: str = GENESIS_HASH, prev_seq: int = 0
+) -> ChainReport:
+    """Walk events in order (dicts with HASHED_FIELDS and ``hash``) and find the first break.
+
+    ``prev_hash``/``prev_seq`` anchor a segment that does not start at the beginning.
+    Each hash is recomputed exactly as ``event_hash`` does.
+    """
+    checked = 0
+    sha256, body = hashlib.sha256, _canonical_body
+    for event in events:
+        seq = event["seq"]
+        if seq != prev_seq + 1:
+            return ChainReport(
+                checked,
+                prev_seq,
+                prev_hash,
+                ChainBreak(seq, f"expected sequence number {prev_seq + 1}, found {seq}"),
+            )
+        if event["prev_hash"] != prev_hash:
+            return ChainReport(
+                checked,
+                prev_seq,
+                prev_hash,
+                ChainBreak(seq, "prev_hash does not match the previous event's hash"),
+            )
+        digest = event["hash"]
+        if sha256(body(event).encode("utf-8")).hexdigest() != digest:
+            return ChainReport(
+                checked,
+                prev_seq,
+                prev_hash,
+                ChainBreak(seq, "content does not match its hash (the event was altered)"),
+            )
+        prev_hash, prev_seq = digest, seq
+        checked += 1
+    return ChainReport(checked, prev_seq, prev_hash, None)
+
+
+# --- appending ----------------------------------------------------------------------------
+
+
+def chain_append(event: AuditEvent) -> AuditEvent:
+    """Number, time, link and hash ``event`` after the current head and store it, in the
+    caller's transaction."""
     # The head row is the lock that orders writers: no forks, no duplicate numbers.
     head = AuditChainHead.objects.select_for_update().get(pk=1)
-    event = AuditEvent(
-        seq=head.seq + 1,
-        created_at=timezone.now(),
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        actor_name=actor_label(actor),
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        model_name=model_name,
-        payload=_json_safe(payload or {}),
-        prev_hash=head.hash,
-    )
+    event.seq = head.seq + 1
+    event.created_at = timezone.now()
+    event.prev_hash = head.hash
     event.hash = event_hash(event_content(event))
     event.save(force_insert=True)
     AuditChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
     return event
+
+
+# --- reading and verifying the stored chain -----------------------------------------------
 
 
 def event_content(event: AuditEvent) -> dict[str, Any]:
@@ -224,14 +322,3 @@ def _begin_snapshot() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     return True
-
-
-__all__ = [
-    "GENESIS_HASH",
-    "actor_label",
-    "audit_record",
-    "audit_verify",
-    "event_content",
-    "iter_event_contents",
-    "iter_event_rows",
-]

@@ -1,0 +1,62 @@
+"""Recording an action: who did it, to what, with which payload, on the chain."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.db.models import Model
+
+from ..models import AuditEvent
+from .actions import ACTIONS
+from .chain import chain_append
+
+SYSTEM_ACTOR = "system"
+
+
+def actor_label(user) -> str:
+    """The name an actor is recorded under: the username, or ``system``."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return SYSTEM_ACTOR
+    return user.get_username()
+
+
+def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
+    # Store exactly what is hashed: dates, decimals and UUIDs become their JSON text.
+    return json.loads(json.dumps(payload, cls=DjangoJSONEncoder, allow_nan=False))
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    obj: Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    model_name: str = "",
+    payload: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, in the caller's transaction; ``action`` must be one
+    declared in ``registry.audit.actions``."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit_record must run inside the transaction of the change it records")
+    ACTIONS.check(action)
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+    return chain_append(
+        AuditEvent(
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            actor_name=actor_label(actor),
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            model_name=model_name,
+            payload=_json_safe(payload or {}),
+        )
+    )
+
+
+__all__ = ["SYSTEM_ACTOR", "actor_label", "audit_record"]
