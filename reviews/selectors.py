@@ -11,13 +11,12 @@ from django.db.models import QuerySet
 from explain.models import Report, ReportKind, ReportStatus
 from explain.selectors import latest_of_each_kind
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
-from registry.permissions import is_service_account, is_team_member
-from registry.roles import Role, roles_of
 from registry.selectors import models_visible_to
 
 from . import gates
+from . import permissions as rules
 from .models import ProductionEvent, SignOff
-from .policies import policy_current, sod_excluded
+from .policies import policy_current
 
 
 def production_events(model: RegisteredModel) -> QuerySet[ProductionEvent]:
@@ -91,7 +90,7 @@ def dashboard(user) -> dict[str, Any]:
             "version_id", flat=True
         )
     )
-    can_sign = any(role.can_sign_off for role in roles_of(user))
+    can_sign = bool(rules.signing_roles(user))
     reports = Report.objects.filter(version__in=[v.pk for v in in_review]).only(
         "pk", "version_id", "kind", "status", "params", "result", "created_at", "progress"
     )
@@ -226,9 +225,6 @@ def version_page(version: ModelVersion, user) -> dict[str, Any]:
         .values_list("version", flat=True)
         .first()
     )
-    roles = roles_of(user)
-    excluded = user.pk in sod_excluded(version)
-    acting = Role.ADMIN in roles or is_team_member(user, version.model)
     fairness = result(ReportKind.FAIRNESS)
     return {
         "model": version.model,
@@ -256,25 +252,7 @@ def version_page(version: ModelVersion, user) -> dict[str, Any]:
         "signoffs": result_gates.standings[::-1],
         "review_requests": version.review_requests.select_related("requested_by"),
         "production_version": production,
-        "can": {
-            "request_review": version.status == VersionStatus.REGISTERED
-            and acting
-            and any(r.can_request_review for r in roles),
-            "sign": version.status in (VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
-            and acting
-            and any(r.can_sign_off for r in roles),
-            "approve": not excluded,
-            "override": any(r.can_override for r in roles)
-            and (fairness or {}).get("verdict") == "inconclusive",
-            "promote": version.status in (VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
-            and acting
-            and any(r.can_promote for r in roles),
-            "rollback": version.status == VersionStatus.ARCHIVED
-            and acting
-            and any(r.can_promote for r in roles)
-            and version.production_events.exists(),
-            "explain": hasattr(version, "model_file")
-            and not is_service_account(user)
-            and any(r.can_register or r.can_sign_off or r.can_promote for r in roles),
-        },
+        "can": rules.version_actions(
+            user, version, fairness_verdict=(fairness or {}).get("verdict")
+        ),
     }

@@ -16,12 +16,12 @@ from django.views.decorators.http import require_POST
 from explain import services as explain_services
 from registry.errors import DomainError
 from registry.models import ModelVersion
-from registry.roles import roles_of
 from registry.selectors import model_for_user, version_for_user
 
 from . import selectors, services
 from .forms import ExplainRowForm, PromoteForm, ReviewRequestForm, RollbackForm, SignOffForm
 from .models import Decision
+from .permissions import signing_roles
 
 
 @login_required
@@ -42,7 +42,7 @@ def model_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def _signing_roles(user) -> list[tuple[str, str]]:
-    return [(role.value, role.label) for role in sorted(roles_of(user)) if role.can_sign_off]
+    return [(role.value, role.label) for role in signing_roles(user)]
 
 
 def _render_version(
