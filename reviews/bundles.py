@@ -23,10 +23,9 @@ from json.encoder import encode_basestring as _quote
 from tempfile import SpooledTemporaryFile
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -474,7 +473,8 @@ def bundle_export(*, actor, version: ModelVersion) -> Bundle:
     return bundle
 
 
-def _response(bundle: Bundle) -> FileResponse:
+def bundle_response(bundle: Bundle) -> FileResponse:
+    """The bundle as a download, with its manifest digest in a header."""
     response = FileResponse(
         bundle.file, as_attachment=True, filename=bundle.filename, content_type="application/zip"
     )
@@ -482,16 +482,6 @@ def _response(bundle: Bundle) -> FileResponse:
     response["X-Bundle-Manifest-SHA256"] = bundle.manifest_sha256
     response["Cache-Control"] = "no-store"
     return response
-
-
-# --- views ---------------------------------------------------------------------------------
-
-
-@login_required
-def version_bundle(request: HttpRequest, name: str, version: str) -> FileResponse:
-    """Download a version's bundle: auditors and admins; 404 for people outside the model."""
-    obj = version_for_user(request.user, name, version)
-    return _response(bundle_export(actor=request.user, version=obj))
 
 
 class VersionBundleView(APIView):
@@ -513,4 +503,4 @@ class VersionBundleView(APIView):
     )
     def get(self, request, name: str, version: str):
         obj = version_for_user(request.user, name, version, request.auth)
-        return _response(bundle_export(actor=request.user, version=obj))
+        return bundle_response(bundle_export(actor=request.user, version=obj))

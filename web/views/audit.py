@@ -13,9 +13,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import exports, selectors
-from .audit import event_content
-from .models import AuditEvent
+from registry import exports, selectors
+from registry.audit import event_content
+from registry.models import AuditEvent
 
 PAYLOAD_PREVIEW = 120
 

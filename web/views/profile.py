@@ -1,4 +1,4 @@
-"""Registry web pages: thin views over selectors and services."""
+"""Signing in, and a person's own page: roles, teams and personal API tokens."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from . import accounts, selectors, services
-from .errors import DomainError
-from .models import ApiToken
+from registry import accounts, services
+from registry.errors import DomainError
+from registry.models import ApiToken
 
 
 class LockoutMessageMixin:
@@ -64,13 +64,6 @@ def _token_context(request: HttpRequest, **extra) -> dict:
         "default_days": limit,
         **extra,
     }
-
-
-@login_required
-def model_list(request: HttpRequest) -> HttpResponse:
-    """The models the user may see."""
-    models = selectors.models_visible_to(request.user)
-    return render(request, "registry/model_list.html", {"models": models})
 
 
 @login_required
