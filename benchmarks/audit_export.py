@@ -177,7 +177,7 @@ def measure_export(fmt: str) -> dict:
     from django.contrib.auth import get_user_model
     from django.test import RequestFactory
 
-    from registry.audit_views import audit_export
+    from web.views.audit import audit_export
 
     user = get_user_model().objects.get(username=AUDITOR)
     request = RequestFactory().get(f"/audit/export.{fmt}")

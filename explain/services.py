@@ -20,16 +20,16 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from registry import permissions
 from registry import services as registry_services
 from registry.audit.chain import canonical_json
 from registry.audit.record import audit_record
-from registry.errors import InvalidInput, NotAllowed
+from registry.errors import InvalidInput
 from registry.models import ModelVersion
-from registry.roles import has_capability
+from registry.permissions import require
 
 from . import kinds, queue, runners
 from .models import Report, ReportFile, ReportStatus
+from .permissions import can_request_reports
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +47,6 @@ def params_hash(params: dict[str, Any]) -> str:
 def result_hash(result: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of a report's result."""
     return hashlib.sha256(canonical_json(result).encode()).hexdigest()
-
-
-def can_request_reports(user, version: ModelVersion, token=None) -> bool:
-    """People who work on or review the model may (re-)run its reports; CI and auditors not."""
-    if permissions.is_service_account(user) or not permissions.can_view_model(
-        user, version.model, token
-    ):
-        return False
-    return any(
-        has_capability(user, capability)
-        for capability in ("can_register", "can_sign_off", "can_promote")
-    )
 
 
 def _send(report_id: int) -> bool:
@@ -113,8 +101,10 @@ def report_request(
 ) -> ReportRequest:
     """Queue a report of ``kind`` with ``params`` (merged over the defaults); asking again for
     the same version, kind and params returns the existing report."""
-    if check and not can_request_reports(actor, version, token):
-        raise NotAllowed("You may not run reports for this model.")
+    if check:
+        require(
+            can_request_reports(actor, version, token), "You may not run reports for this model."
+        )
     if kind not in kinds.KINDS:
         raise InvalidInput.for_field("kind", f"Unknown report kind {kind!r}.")
     spec = kinds.spec(kind)

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "registry",
     "explain",
     "reviews",
+    "web",
 ]
 
 MIDDLEWARE = [

@@ -19,9 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="api-docs"),
     path("api/v1/", include("gatehouse.api_urls")),
-    path("", include("explain.urls")),
-    path("", include("registry.urls")),
-    path("", include("reviews.urls")),
+    path("", include("web.urls")),
 ]
 
 handler400 = "gatehouse.views.bad_request"

@@ -22,6 +22,7 @@ from typing import Any
 from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
+from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -421,3 +422,17 @@ def connect() -> None:
         m2m_changed.connect(
             membership_changed, sender=through, dispatch_uid=f"gatehouse.m2m.{through.__name__}"
         )
+
+
+class LockoutMessageMixin:
+    """A login form that tells a locked account so, and for how long."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            # The axes backend refused the attempt, or this failure reached the limit.
+            if not getattr(self.request, "axes_locked_out", False):
+                raise
+            self.locked = locked_error(self.request, self.cleaned_data.get("username", ""))
+            raise forms.ValidationError(self.locked.message, code="locked") from None

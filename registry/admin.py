@@ -25,7 +25,6 @@ from .models import (
     ServiceAccount,
     Team,
 )
-from .views import LockoutMessageMixin
 
 # Form fields whose value never reaches the log: only that they were set.
 SECRET_FIELDS = frozenset({"password", "password1", "password2"})
@@ -132,7 +131,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class AdminLoginForm(LockoutMessageMixin, AdminAuthenticationForm):
+class AdminLoginForm(accounts.LockoutMessageMixin, AdminAuthenticationForm):
     """The admin's login form, saying when the account is locked."""
 
 

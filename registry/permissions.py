@@ -1,15 +1,40 @@
-"""Who may do what to which model. Services call these; views never decide access."""
+"""Who may do what to which model: pure predicates, written once.
+
+Services enforce them with ``require(predicate(...), message)``; pages ask the same functions
+whether to show a button. Visibility is one rule, ``model_visibility``: list pages and the API
+apply it through ``RegisteredModel.objects.visible_to(user)``, and ``can_view_model`` asks it
+about one model. The review and report rules live in ``reviews.permissions`` and
+``explain.permissions`` and build on these.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from django.db.models import Q
+
 from .errors import NotAllowed
-from .models import ApiToken, RegisteredModel
 from .roles import Role, has_capability, roles_of
+
+if TYPE_CHECKING:
+    from .models import ApiToken, RegisteredModel, Team
+
+
+def require(allowed: bool, message: str) -> None:
+    """Refuse with ``NotAllowed(message)`` unless ``allowed``: how every service enforces a
+    predicate of this module or of an app's ``permissions``."""
+    if not allowed:
+        raise NotAllowed(message)
 
 
 def is_service_account(user) -> bool:
     """True for CI accounts, which act only through scoped tokens."""
     return hasattr(user, "service_account")
+
+
+def is_admin(user) -> bool:
+    """Admins (superusers count as admins)."""
+    return Role.ADMIN in roles_of(user)
 
 
 def is_team_member(user, model: RegisteredModel) -> bool:
@@ -27,20 +52,52 @@ def token_covers(token: ApiToken | None, model: RegisteredModel) -> bool:
     )
 
 
+# --- visibility ----------------------------------------------------------------------------
+
+
+def model_visibility(user, token: ApiToken | None = None) -> Q | None:
+    """The one visibility rule, as a filter on registered models: ``None`` when the user sees
+    nothing, an empty ``Q()`` when they see everything. CI accounts see their token's scope;
+    auditors and admins every model; other people the models of their teams."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if is_service_account(user):
+        if token is None or not token.is_active:
+            return None
+        return Q(pk__in=token.scope_models.values("pk")) | Q(
+            owner_team__in=token.scope_teams.values("pk")
+        )
+    if has_capability(user, "sees_all_models"):
+        return Q()
+    if not roles_of(user):
+        return None
+    return Q(owner_team__members=user)
+
+
 def can_view_model(user, model: RegisteredModel, token: ApiToken | None = None) -> bool:
     """Whether the model exists as far as this user (and token) is concerned."""
-    if is_service_account(user):
-        return token_covers(token, model)
-    if has_capability(user, "sees_all_models"):
+    rule = model_visibility(user, token)
+    if rule is None:
+        return False
+    if not rule:
         return True
-    return bool(roles_of(user)) and is_team_member(user, model)
+    return type(model).objects.filter(rule, pk=model.pk).exists()
+
+
+def person_sees_model(user, model: RegisteredModel) -> bool:
+    """A person (never a CI account) who may see the model: the first condition of every
+    action taken in the web UI."""
+    return not is_service_account(user) and can_view_model(user, model)
+
+
+# --- models and versions -------------------------------------------------------------------
 
 
 def can_register_version(user, model: RegisteredModel, token: ApiToken | None = None) -> bool:
     """CI tokens scoped to the model, and ML engineers of the owning team (or admins)."""
     if is_service_account(user):
         return user.service_account.revoked_at is None and token_covers(token, model)
-    if Role.ADMIN in roles_of(user):
+    if is_admin(user):
         return True
     return has_capability(user, "can_register") and is_team_member(user, model)
 
@@ -49,16 +106,16 @@ def can_manage_model(user, model: RegisteredModel) -> bool:
     """Edit the model's description and objectives: its ML engineers, or admins."""
     if is_service_account(user):
         return False
-    if Role.ADMIN in roles_of(user):
+    if is_admin(user):
         return True
     return has_capability(user, "can_manage_models") and is_team_member(user, model)
 
 
-def can_create_model(user, team) -> bool:
+def can_create_model(user, team: Team) -> bool:
     """ML engineers create models for their own teams; admins for any team."""
     if is_service_account(user):
         return False
-    if Role.ADMIN in roles_of(user):
+    if is_admin(user):
         return True
     return has_capability(user, "can_manage_models") and team.members.filter(pk=user.pk).exists()
 
@@ -74,6 +131,24 @@ def can_set_risk_tier(user, model: RegisteredModel) -> bool:
     return Role.RISK_OFFICER in roles and is_team_member(user, model)
 
 
+# --- accounts ------------------------------------------------------------------------------
+
+
+def can_issue_token(actor, user) -> bool:
+    """People issue their own tokens; admins (and the system, ``actor=None``) anyone's."""
+    return actor is None or actor == user or is_admin(actor)
+
+
+def can_revoke_token(actor, token: ApiToken) -> bool:
+    """People revoke their own tokens; admins anyone's."""
+    return actor == token.user or is_admin(actor)
+
+
+def can_create_team(actor) -> bool:
+    """Admins (and the system, ``actor=None``) create teams."""
+    return actor is None or is_admin(actor)
+
+
 # --- the audit trail -------------------------------------------------------------------------
 
 
@@ -86,8 +161,3 @@ def can_verify_chain(user) -> bool:
     """Verify the audit chain now, or read its head as an anchor: auditors and admins."""
     return has_capability(user, "can_export")
 
-
-def require(allowed: bool, message: str) -> None:
-    """Refuse with ``NotAllowed(message)`` unless ``allowed``: how services apply a predicate."""
-    if not allowed:
-        raise NotAllowed(message)

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from .errors import NotFound
 from .models import ApiToken, AuditEvent, ModelVersion, RegisteredModel
-from .permissions import is_service_account
-from .roles import has_capability, roles_of
+from .roles import has_capability
 
 
 def models_visible_to(user, token: ApiToken | None = None) -> QuerySet[RegisteredModel]:
     """The models a user (or a CI token) may know exist."""
-    models = RegisteredModel.objects.select_related("owner_team")
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return models.none()
-    if is_service_account(user):
-        if token is None or not token.is_active:
-            return models.none()
-        return models.filter(
-            Q(pk__in=token.scope_models.values("pk"))
-            | Q(owner_team__in=token.scope_teams.values("pk"))
-        ).distinct()
-    if has_capability(user, "sees_all_models"):
-        return models
-    if not roles_of(user):
-        return models.none()
-    return models.filter(owner_team__members=user).distinct()
+    return RegisteredModel.objects.visible_to(user, token).select_related("owner_team")
 
 
 def model_for_user(user, name: str, token: ApiToken | None = None) -> RegisteredModel:

@@ -38,7 +38,6 @@ from .models import (
     ServiceAccount,
     Team,
 )
-from .roles import Role, roles_of
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +60,10 @@ def model_create(
     *, actor, name: str, title: str, owner_team: Team, **fields: Any
 ) -> RegisteredModel:
     """Register a new model owned by a team."""
-    if not permissions.can_create_model(actor, owner_team):
-        raise NotAllowed("You may create models only for teams you belong to, as an ML engineer.")
+    permissions.require(
+        permissions.can_create_model(actor, owner_team),
+        "You may create models only for teams you belong to, as an ML engineer.",
+    )
     unknown = set(fields) - set(MODEL_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
@@ -130,8 +131,10 @@ def objective_create(
     *, actor, model: RegisteredModel, title: str, description: str = "", kpis: list[dict[str, Any]]
 ) -> Objective:
     """Add a business objective with its KPIs."""
-    if not permissions.can_manage_model(actor, model):
-        raise NotAllowed("Only the owning team's ML engineers or an admin may add objectives.")
+    permissions.require(
+        permissions.can_manage_model(actor, model),
+        "Only the owning team's ML engineers or an admin may add objectives.",
+    )
     objective = Objective(model=model, title=title, description=description)
     validate_instance(objective)
     kpi_rows = [KPI(objective=objective, **spec) for spec in kpis]
@@ -216,8 +219,10 @@ def version_register(
     ``after_create(version=..., actor=...)`` runs for a new version inside its transaction:
     ``explain.services.version_register`` queues the version's reports with it.
     """
-    if not permissions.can_register_version(actor, model, token):
-        raise NotAllowed("You may not register versions of this model.")
+    permissions.require(
+        permissions.can_register_version(actor, model, token),
+        "You may not register versions of this model.",
+    )
 
     data_sha, data_size = evaluation.sha256_of(evaluation_file)
     head = evaluation_file.read(8)
@@ -393,8 +398,9 @@ def token_issue(
     ``days`` is the lifetime. Personal tokens default to GATEHOUSE_TOKEN_DAYS and may not
     outlive it; CI tokens never expire unless given one.
     """
-    if actor is not None and actor != user and Role.ADMIN not in roles_of(actor):
-        raise NotAllowed("Only admins issue tokens for other accounts.")
+    permissions.require(
+        permissions.can_issue_token(actor, user), "Only admins issue tokens for other accounts."
+    )
     is_ci = permissions.is_service_account(user)
     if is_ci and not (models or teams):
         raise InvalidInput.for_field("scope", "A CI token needs at least one model or team.")
@@ -439,8 +445,9 @@ def _token_expiry(days: int | None, *, personal: bool) -> datetime | None:
 
 def token_revoke(*, actor, token: ApiToken) -> ApiToken:
     """Revoke a token at once; revoking twice is harmless."""
-    if actor != token.user and Role.ADMIN not in roles_of(actor):
-        raise NotAllowed("You may revoke only your own tokens.")
+    permissions.require(
+        permissions.can_revoke_token(actor, token), "You may revoke only your own tokens."
+    )
     with transaction.atomic():
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
@@ -531,8 +538,7 @@ def ci_account_revoke(*, actor, account: ServiceAccount) -> ServiceAccount:
 
 def team_create(*, actor, slug: str, name: str) -> Team:
     """Create a team; admins only."""
-    if actor is not None and Role.ADMIN not in roles_of(actor):
-        raise NotAllowed("Only admins create teams.")
+    permissions.require(permissions.can_create_team(actor), "Only admins create teams.")
     if not _PLAIN_START.match(slug):
         raise InvalidInput.for_field("slug", "Start with a letter, digit or underscore.")
     team = Team(slug=slug, name=name)

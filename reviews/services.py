@@ -12,16 +12,18 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from registry import accounts, permissions
+from registry import accounts
 from registry.audit.record import audit_record
-from registry.errors import Conflict, InvalidInput, Locked, NotAllowed
+from registry.errors import Conflict, InvalidInput, Locked
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
-from registry.roles import Role, roles_of
+from registry.permissions import can_view_model, person_sees_model, require
+from registry.roles import Role
 from registry.services import validate_instance
 
 from . import gates
+from . import permissions as rules
 from .models import Decision, ProductionEvent, ReviewPolicy, ReviewRequest, SignOff
-from .policies import policy_current, sod_excluded
+from .policies import policy_current
 
 MEANINGS = {
     Decision.APPROVED: "I have reviewed this version and its reports and approve it for production.",
@@ -55,23 +57,16 @@ def _set_status(version: ModelVersion, status: str, *, actor=None, **payload) ->
         )
 
 
-def _can_act_on(user, model: RegisteredModel) -> bool:
-    return Role.ADMIN in roles_of(user) or permissions.is_team_member(user, model)
-
-
 def review_request(*, actor, version: ModelVersion, note: str = "") -> ReviewRequest:
     """An ML engineer asks for review: registered -> in review."""
-    if permissions.is_service_account(actor) or not permissions.can_view_model(
-        actor, version.model
-    ):
-        raise NotAllowed("You may not request reviews for this model.")
-    if not (
-        any(r.can_request_review for r in roles_of(actor)) and _can_act_on(actor, version.model)
-    ):
-        raise NotAllowed("Only the owning team's ML engineers (or an admin) request reviews.")
+    require(person_sees_model(actor, version.model), "You may not request reviews for this model.")
+    require(
+        rules.can_request_review(actor, version),
+        "Only the owning team's ML engineers (or an admin) request reviews.",
+    )
     with transaction.atomic():
         version = _lock_version(version)
-        if version.status != VersionStatus.REGISTERED:
+        if version.status not in rules.REVIEW_FROM:
             raise Conflict(
                 f"Only registered versions can be sent to review; this one is {version.status}."
             )
@@ -107,15 +102,13 @@ def _policy_saved(model: RegisteredModel, actor) -> ReviewPolicy:
 
 
 def _signing_role(actor, decision: str, role: str | None) -> str:
-    allowed = {
-        r.value
-        for r in roles_of(actor)
-        if (r.can_override if decision == Decision.FAIRNESS_OVERRIDE else r.can_sign_off)
-    }
-    if not allowed:
-        if decision == Decision.FAIRNESS_OVERRIDE:
-            raise NotAllowed("Only a risk officer may override an inconclusive fairness verdict.")
-        raise NotAllowed("Only reviewers and risk officers sign off.")
+    allowed = {r.value for r in rules.signing_roles(actor, decision)}
+    require(
+        bool(allowed),
+        "Only a risk officer may override an inconclusive fairness verdict."
+        if decision == Decision.FAIRNESS_OVERRIDE
+        else "Only reviewers and risk officers sign off.",
+    )
     if role:
         if role not in allowed:
             raise InvalidInput.for_field(
@@ -169,10 +162,8 @@ def signoff_record(
 
     ``request`` (the client's address) feeds the login lockout the password check counts in.
     """
-    if permissions.is_service_account(actor) or not actor.has_usable_password():
-        raise NotAllowed("Only people sign; CI accounts never can.")
-    if not permissions.can_view_model(actor, version.model):
-        raise NotAllowed("You may not sign off versions of this model.")
+    require(rules.signs_in_person(actor), "Only people sign; CI accounts never can.")
+    require(can_view_model(actor, version.model), "You may not sign off versions of this model.")
     if decision not in Decision.values:
         raise InvalidInput.for_field("decision", f"Unknown decision {decision!r}.")
     if not password:
@@ -182,19 +173,17 @@ def signoff_record(
     if decision != Decision.APPROVED and not comment:
         raise InvalidInput.for_field("comment", "A comment is required for this decision.")
     signing_role = _signing_role(actor, decision, role)
-    if not _can_act_on(actor, version.model) and Role.ADMIN not in roles_of(actor):
-        raise NotAllowed("You sign off only models of your teams.")
+    require(rules.can_sign(actor, version), "You sign off only models of your teams.")
     with transaction.atomic():
         version = _lock_version(version)
-        if version.status not in (VersionStatus.IN_REVIEW, VersionStatus.APPROVED):
+        if version.status not in rules.SIGN_IN:
             raise Conflict(
                 f"Versions are signed off while in review; this one is {version.status}."
             )
-        if decision in (Decision.APPROVED, Decision.FAIRNESS_OVERRIDE) and actor.pk in sod_excluded(
-            version
-        ):
-            raise NotAllowed(
-                "Separation of duties: the submitter and the model's owning engineers cannot approve it."
+        if decision in rules.APPROVING:
+            require(
+                rules.can_approve(actor, version),
+                "Separation of duties: the submitter and the model's owning engineers cannot approve it.",
             )
         policy = _policy_saved(version.model, actor)
         subject = gates.signing_subject(version, policy)
@@ -267,13 +256,11 @@ def _after_signoff(actor, version: ModelVersion, decision: str) -> None:
         _set_status(version, VersionStatus.APPROVED, actor=actor)
 
 
-def _require_promoter(actor, model: RegisteredModel) -> None:
-    if permissions.is_service_account(actor) or not permissions.can_view_model(actor, model):
-        raise NotAllowed("You may not promote versions of this model.")
-    if not any(r.can_promote for r in roles_of(actor)):
-        raise NotAllowed("Only risk officers and admins promote to production.")
-    if not _can_act_on(actor, model):
-        raise NotAllowed("You promote only models of your teams.")
+def _require_promoter(actor, version: ModelVersion, allowed) -> None:
+    """Refuse people who may not ``allowed`` (promote or roll back), saying which part fails."""
+    require(person_sees_model(actor, version.model), "You may not promote versions of this model.")
+    require(rules.has_promoter_role(actor), "Only risk officers and admins promote to production.")
+    require(allowed(actor, version), "You promote only models of your teams.")
 
 
 def _switch_production(
@@ -331,8 +318,9 @@ def _gated_switch(
     reason: str,
     replaces: str,
     allowed_from: tuple[str, ...],
+    allowed,
 ) -> ProductionEvent:
-    _require_promoter(actor, version.model)
+    _require_promoter(actor, version, allowed)
     try:
         with transaction.atomic():
             # The model row is the lock that orders promotions of its versions.
@@ -377,7 +365,8 @@ def version_promote(
         action=ProductionEvent.Action.PROMOTED,
         reason=reason,
         replaces=replaces,
-        allowed_from=(VersionStatus.IN_REVIEW, VersionStatus.APPROVED),
+        allowed_from=rules.PROMOTE_FROM,
+        allowed=rules.can_promote,
     )
 
 
@@ -387,7 +376,7 @@ def version_rollback(
     """Return an archived, once-production version to production, if its approvals and
     reports still hold under the current policy; otherwise it needs a new review."""
     # Permission first, so callers who may not roll back learn nothing about the version.
-    _require_promoter(actor, version.model)
+    _require_promoter(actor, version, rules.can_rollback)
     if not reason.strip():
         raise InvalidInput.for_field("reason", "Say why you roll back.")
     if not version.production_events.exists():
@@ -398,7 +387,8 @@ def version_rollback(
         action=ProductionEvent.Action.ROLLED_BACK,
         reason=reason,
         replaces=replaces,
-        allowed_from=(VersionStatus.ARCHIVED,),
+        allowed_from=rules.ROLLBACK_FROM,
+        allowed=rules.can_rollback,
     )
 
 
@@ -413,8 +403,10 @@ POLICY_FIELDS = (
 
 def policy_update(*, actor, model: RegisteredModel, **changes: Any) -> ReviewPolicy:
     """Save a new revision of the model's review policy; approvals under older ones lapse."""
-    if not permissions.can_set_risk_tier(actor, model):
-        raise NotAllowed("Only risk officers of the owning team and admins change review policies.")
+    require(
+        rules.can_change_policy(actor, model),
+        "Only risk officers of the owning team and admins change review policies.",
+    )
     unknown = set(changes) - set(POLICY_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown policy fields: {', '.join(sorted(unknown))}.")

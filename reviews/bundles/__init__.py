@@ -11,12 +11,13 @@ verifier can see that the run is unbroken and that each included event sits in i
 the payloads of other models' events.
 
 Modules: ``build`` (``bundle_build``, ``bundle_export``), ``archive`` (the zip and its
-files), ``context`` (what the report shows), ``pdf`` (the PDF) and ``views`` (the download,
-web and API). Names with a leading underscore are private to this package.
+files), ``context`` (what the report shows), ``pdf`` (the PDF) and ``views`` (the download
+response, and the API view; the web page's view is in ``web``). Names with a leading underscore are private to this package.
 """
 
 from __future__ import annotations
 
 from .build import Bundle, bundle_build, bundle_export
+from .views import bundle_response
 
-__all__ = ["Bundle", "bundle_build", "bundle_export"]
+__all__ = ["Bundle", "bundle_build", "bundle_export", "bundle_response"]

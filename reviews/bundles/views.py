@@ -1,9 +1,8 @@
-"""Downloading a bundle: the web page's link and the API endpoint, auditors and admins."""
+"""Downloading a bundle: the response both the web page and the API send, and the API view."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.renderers import JSONRenderer
@@ -15,7 +14,8 @@ from registry.selectors import version_for_user
 from .build import Bundle, bundle_export
 
 
-def _response(bundle: Bundle) -> FileResponse:
+def bundle_response(bundle: Bundle) -> FileResponse:
+    """The bundle as a download, with its manifest digest in a header."""
     response = FileResponse(
         bundle.file, as_attachment=True, filename=bundle.filename, content_type="application/zip"
     )
@@ -23,13 +23,6 @@ def _response(bundle: Bundle) -> FileResponse:
     response["X-Bundle-Manifest-SHA256"] = bundle.manifest_sha256
     response["Cache-Control"] = "no-store"
     return response
-
-
-@login_required
-def version_bundle(request: HttpRequest, name: str, version: str) -> FileResponse:
-    """Download a version's bundle: auditors and admins; 404 for people outside the model."""
-    obj = version_for_user(request.user, name, version)
-    return _response(bundle_export(actor=request.user, version=obj))
 
 
 class VersionBundleView(APIView):
@@ -51,4 +44,4 @@ class VersionBundleView(APIView):
     )
     def get(self, request, name: str, version: str):
         obj = version_for_user(request.user, name, version, request.auth)
-        return _response(bundle_export(actor=request.user, version=obj))
+        return bundle_response(bundle_export(actor=request.user, version=obj))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .models import Decision
+from reviews.models import Decision
 
 
 class ReviewRequestForm(forms.Form):

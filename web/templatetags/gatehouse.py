@@ -6,6 +6,8 @@ from typing import Any
 
 from django import template
 
+from registry.permissions import can_export_audit
+
 register = template.Library()
 
 
@@ -35,6 +37,4 @@ def kpi_status(value: str) -> str:
 @register.filter
 def can_export(user) -> bool:
     """Whether the user may export audit trails and bundles: auditors and admins."""
-    from registry.permissions import can_export_audit as allowed
-
-    return allowed(user)
+    return can_export_audit(user)

@@ -1,14 +1,11 @@
-"""The reviewer's pages: dashboard, model, version, and the review actions on them.
-
-They live here, at the top of the dependency chain, because they show registry, report and
-review data together. Actions call one service each; refusals come back as form errors.
-"""
+"""A version's page, the review actions on it and its audit bundle. Actions call one
+service each; refusals come back as form errors."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -16,39 +13,23 @@ from django.views.decorators.http import require_POST
 from explain import services as explain_services
 from registry.errors import DomainError
 from registry.models import ModelVersion
-from registry.roles import roles_of
-from registry.selectors import model_for_user, version_for_user
+from registry.selectors import version_for_user
+from reviews import bundles, services
+from reviews.models import Decision
+from reviews.permissions import signing_roles
 
-from . import selectors, services
-from .forms import ExplainRowForm, PromoteForm, ReviewRequestForm, RollbackForm, SignOffForm
-from .models import Decision
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """Pending reviews, versions held by gates, production versions, running reports."""
-    return render(request, "reviews/dashboard.html", selectors.dashboard(request.user))
-
-
-@login_required
-def model_detail(request: HttpRequest, name: str) -> HttpResponse:
-    """Objectives and KPIs, versions with their verdicts, the production timeline, A/B."""
-    model = model_for_user(request.user, name)
-    context = selectors.model_page(model)
-    compare = request.GET.get("compare"), request.GET.get("with")
-    if all(compare):
-        context["comparison"] = selectors.compare_versions(model, *compare)
-    return render(request, "reviews/model_detail.html", context)
+from .. import pages
+from ..forms import ExplainRowForm, PromoteForm, ReviewRequestForm, RollbackForm, SignOffForm
 
 
 def _signing_roles(user) -> list[tuple[str, str]]:
-    return [(role.value, role.label) for role in sorted(roles_of(user)) if role.can_sign_off]
+    return [(role.value, role.label) for role in signing_roles(user)]
 
 
 def _render_version(
     request: HttpRequest, version: ModelVersion, *, status: int = 200, **forms
 ) -> HttpResponse:
-    context = selectors.version_page(version, request.user)
+    context = pages.version_page(version, request.user)
     context.setdefault("forms", {})
     context["forms"] = {
         "review": ReviewRequestForm(),
@@ -180,3 +161,10 @@ def explain_row(request: HttpRequest, name: str, version: str) -> HttpResponse:
         ),
         "Explanation of the row queued; it appears below when ready.",
     )
+
+
+@login_required
+def version_bundle(request: HttpRequest, name: str, version: str) -> FileResponse:
+    """Download a version's bundle: auditors and admins; 404 for people outside the model."""
+    obj = version_for_user(request.user, name, version)
+    return bundles.bundle_response(bundles.bundle_export(actor=request.user, version=obj))

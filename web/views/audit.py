@@ -13,15 +13,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import selectors
-from .audit import services
-from .audit.anchors import chain_anchor
-from .audit.chain import event_content
-from .audit.exports import export_response
-from .audit.filters import AuditFilterForm
-from .audit.selectors import action_choices, audit_page, chain_head, recent_values
-from .models import AuditEvent
-from .permissions import can_export_audit, can_verify_chain
+from registry import selectors
+from registry.audit import services
+from registry.audit.anchors import chain_anchor
+from registry.audit.chain import event_content
+from registry.audit.exports import export_response
+from registry.audit.filters import AuditFilterForm
+from registry.audit.selectors import action_choices, audit_page, chain_head, recent_values
+from registry.models import AuditEvent
+from registry.permissions import can_export_audit, can_verify_chain
 
 PAYLOAD_PREVIEW = 120
 

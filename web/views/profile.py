@@ -1,8 +1,7 @@
-"""Registry web pages: thin views over selectors and services."""
+"""Signing in, and a person's own page: roles, teams and personal API tokens."""
 
 from __future__ import annotations
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -12,23 +11,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from . import accounts, selectors, services
-from .errors import DomainError
-from .models import ApiToken
-
-
-class LockoutMessageMixin:
-    """A login form that tells a locked account so, and for how long."""
-
-    def clean(self):
-        try:
-            return super().clean()
-        except forms.ValidationError:
-            # The axes backend refused the attempt, or this failure reached the limit.
-            if not getattr(self.request, "axes_locked_out", False):
-                raise
-            self.locked = accounts.locked_error(self.request, self.cleaned_data.get("username", ""))
-            raise forms.ValidationError(self.locked.message, code="locked") from None
+from registry import services
+from registry.accounts import LockoutMessageMixin
+from registry.errors import DomainError
+from registry.models import ApiToken
 
 
 class LoginForm(LockoutMessageMixin, AuthenticationForm):
@@ -64,13 +50,6 @@ def _token_context(request: HttpRequest, **extra) -> dict:
         "default_days": limit,
         **extra,
     }
-
-
-@login_required
-def model_list(request: HttpRequest) -> HttpResponse:
-    """The models the user may see."""
-    models = selectors.models_visible_to(request.user)
-    return render(request, "registry/model_list.html", {"models": models})
 
 
 @login_required

@@ -5,10 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 
+from explain import selectors
+from explain.models import ReportFile
 from registry.selectors import version_for_user
-
-from . import selectors
-from .models import ReportFile
 
 
 @login_required

@@ -1,0 +1,113 @@
+"""Who may act on a version's review: pure predicates, written once.
+
+``reviews.services`` enforces them with ``registry.permissions.require``; the version page
+shows a button exactly when ``version_actions`` (built from the same predicates) says so.
+Each predicate answers "may this person do it to this version at all"; whether the version's
+status allows it now is the service's Conflict (and the ``*_FROM`` tables below).
+"""
+
+from __future__ import annotations
+
+from explain.permissions import can_request_reports
+from registry import permissions
+from registry.models import ModelVersion, RegisteredModel, VersionStatus
+from registry.roles import Role, has_capability, roles_of
+
+from .models import Decision
+from .policies import sod_excluded
+
+# The statuses each action applies to; the services answer others with a Conflict.
+REVIEW_FROM = (VersionStatus.REGISTERED,)
+SIGN_IN = (VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
+PROMOTE_FROM = (VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
+ROLLBACK_FROM = (VersionStatus.ARCHIVED,)
+# Decisions that count towards promotion, which the separation of duties forbids some people.
+APPROVING = (Decision.APPROVED, Decision.FAIRNESS_OVERRIDE)
+
+
+def acts_for(user, model: RegisteredModel) -> bool:
+    """Admins, and members of the model's owning team: whose review actions the model takes."""
+    return permissions.is_admin(user) or permissions.is_team_member(user, model)
+
+
+def can_request_review(user, version: ModelVersion) -> bool:
+    """The owning team's ML engineers (or an admin) send a version to review."""
+    return (
+        permissions.person_sees_model(user, version.model)
+        and has_capability(user, "can_request_review")
+        and acts_for(user, version.model)
+    )
+
+
+def signs_in_person(user) -> bool:
+    """Only people with a password sign (an e-signature is a re-entered password); CI never."""
+    return not permissions.is_service_account(user) and user.has_usable_password()
+
+
+def signing_roles(user, decision: str = Decision.APPROVED) -> list[Role]:
+    """The roles the user may sign ``decision`` as: reviewers and risk officers sign off;
+    only risk officers override an inconclusive fairness verdict."""
+    if decision == Decision.FAIRNESS_OVERRIDE:
+        return sorted(role for role in roles_of(user) if role.can_override)
+    return sorted(role for role in roles_of(user) if role.can_sign_off)
+
+
+def can_sign(user, version: ModelVersion) -> bool:
+    """Reviewers and risk officers of the owning team (or admins who hold a signing role)."""
+    return (
+        signs_in_person(user)
+        and permissions.can_view_model(user, version.model)
+        and bool(signing_roles(user))
+        and acts_for(user, version.model)
+    )
+
+
+def can_override(user) -> bool:
+    """Whether the user may sign a fairness override (risk officers)."""
+    return bool(signing_roles(user, Decision.FAIRNESS_OVERRIDE))
+
+
+def can_approve(user, version: ModelVersion) -> bool:
+    """Separation of duties: the submitter and the owning engineers never approve."""
+    return user.pk not in sod_excluded(version)
+
+
+def has_promoter_role(user) -> bool:
+    """Risk officers and admins promote to production."""
+    return has_capability(user, "can_promote")
+
+
+def can_promote(user, version: ModelVersion) -> bool:
+    """Risk officers and admins who act for the model put its versions in production."""
+    return (
+        permissions.person_sees_model(user, version.model)
+        and has_promoter_role(user)
+        and acts_for(user, version.model)
+    )
+
+
+def can_rollback(user, version: ModelVersion) -> bool:
+    """A rollback is a promotion of an archived version: the same people."""
+    return can_promote(user, version)
+
+
+def can_change_policy(user, model: RegisteredModel) -> bool:
+    """The review policy is governed like the risk tier it follows."""
+    return permissions.can_set_risk_tier(user, model)
+
+
+def version_actions(user, version: ModelVersion, *, fairness_verdict: str | None) -> dict:
+    """Which actions the version page offers: each one's predicate, on a version whose status
+    allows it now."""
+    status = version.status
+    return {
+        "request_review": status in REVIEW_FROM and can_request_review(user, version),
+        "sign": status in SIGN_IN and can_sign(user, version),
+        "approve": can_approve(user, version),
+        "override": can_override(user) and fairness_verdict == "inconclusive",
+        "promote": status in PROMOTE_FROM and can_promote(user, version),
+        "rollback": status in ROLLBACK_FROM
+        and can_rollback(user, version)
+        and version.production_events.exists(),
+        "explain": hasattr(version, "model_file") and can_request_reports(user, version),
+    }
