@@ -160,4 +160,3 @@ def can_export_audit(user) -> bool:
 def can_verify_chain(user) -> bool:
     """Verify the audit chain now, or read its head as an anchor: auditors and admins."""
     return has_capability(user, "can_export")
-
