@@ -25,6 +25,7 @@ from registry.audit_chain import canonical_json
 from registry.errors import InvalidInput, NotAllowed
 from registry.models import ModelVersion
 from registry.roles import has_capability
+from registry.types import Actor, AnyUser
 
 from . import kinds, runners
 from .models import Report, ReportFile, ReportStatus
@@ -47,7 +48,7 @@ def result_hash(result: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(result).encode()).hexdigest()
 
 
-def can_request_reports(user, version: ModelVersion, token=None) -> bool:
+def can_request_reports(user: AnyUser, version: ModelVersion, token=None) -> bool:
     """People who work on or review the model may (re-)run its reports; CI and auditors not."""
     if permissions.is_service_account(user) or not permissions.can_view_model(
         user, version.model, token
@@ -105,7 +106,7 @@ class ReportRequest:
 
 def report_request(
     *,
-    actor,
+    actor: Actor,
     version: ModelVersion,
     kind: str,
     params: dict[str, Any] | None = None,
@@ -158,7 +159,7 @@ def report_request(
     return ReportRequest(report, created)
 
 
-def reports_for_new_version(*, version: ModelVersion, actor, **_: Any) -> None:
+def reports_for_new_version(*, version: ModelVersion, actor: Actor, **_: Any) -> None:
     """Queue the automatic reports of a newly registered version, in its transaction."""
     has_model_file = hasattr(version, "model_file")
     automatic = [

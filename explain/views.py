@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 
 from registry.selectors import version_for_user
+from registry.types import SignedInRequest
 
 from . import selectors
 from .models import ReportFile
@@ -13,8 +14,8 @@ from .models import ReportFile
 
 @login_required
 def report_file(
-    request: HttpRequest, name: str, version: str, report_id: int, file_name: str
-) -> HttpResponse:
+    request: SignedInRequest, name: str, version: str, report_id: int, file_name: str
+) -> FileResponse:
     """Serve a report's plot to people who may see the model."""
     obj = version_for_user(request.user, name, version)
     stored = ReportFile.objects.filter(
@@ -29,7 +30,7 @@ def report_file(
 
 
 @login_required
-def report_status(request: HttpRequest, name: str, version: str) -> JsonResponse:
+def report_status(request: SignedInRequest, name: str, version: str) -> JsonResponse:
     """Status and progress of a version's reports, polled by the version page."""
     obj = version_for_user(request.user, name, version)
     reports = [

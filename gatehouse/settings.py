@@ -175,7 +175,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 # No page uses a powerful browser feature; deny them so injected content cannot either.
-PERMISSIONS_POLICY = {
+PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (
         "accelerometer",

@@ -23,11 +23,12 @@ from .audit_chain import (
     verify_events,
 )
 from .models import AuditChainHead, AuditEvent
+from .types import Actor, AnyUser
 
 SYSTEM_ACTOR = "system"
 
 
-def actor_label(user) -> str:
+def actor_label(user: AnyUser | None) -> str:
     """The name an actor is recorded under: the username, or ``system``."""
     if user is None or not getattr(user, "is_authenticated", False):
         return SYSTEM_ACTOR
@@ -41,7 +42,7 @@ def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
 
 def audit_record(
     *,
-    actor,
+    actor: Actor | None,
     action: str,
     obj: Model | None = None,
     object_type: str = "",
@@ -120,7 +121,7 @@ def _utc_text(text: str) -> str:
 
 # PostgreSQL formats created_at in exactly the hashed text form.
 _PG_UTC_TEXT = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-_scan_json = json.JSONDecoder().scan_once
+_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
 
 
 def _parse_json(text: str) -> Any:

@@ -9,13 +9,14 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from . import exports, selectors
 from .audit import event_content
 from .models import AuditEvent
+from .types import SignedInRequest
 
 PAYLOAD_PREVIEW = 120
 
@@ -38,7 +39,7 @@ def _link(query: dict[str, str], **cursor: int) -> str:
 
 @login_required
 @require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: SignedInRequest) -> HttpResponse:
     """Events of the models the user may see (everything for auditors), newest first."""
     visible = selectors.audit_events_visible_to(request.user)
     form = exports.AuditFilterForm(request.GET)
@@ -78,13 +79,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def audit_verify_now(request: HttpRequest) -> HttpResponse:
+def audit_verify_now(request: SignedInRequest) -> HttpResponse:
     """Walk the whole chain now (auditors and admins); the check is itself recorded."""
     if not exports.can_export(request.user):
         raise PermissionDenied("Only auditors and admins verify the chain.")
     result = exports.audit_chain_verify(actor=request.user)
     report = result.report
-    if report.ok:
+    if report.first_break is None:
         messages.success(
             request,
             f"Chain verified: {report.checked:,} events intact up to #{report.last_seq} "
@@ -103,7 +104,7 @@ def audit_verify_now(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
+def audit_export(request: SignedInRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
     """The filtered trail as CSV or JSONL, streamed; the export is on record before row one."""
     if not exports.can_export(request.user):
         raise PermissionDenied("Only auditors and admins export the audit trail.")
@@ -123,7 +124,7 @@ def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def audit_head(request: HttpRequest) -> JsonResponse:
+def audit_head(request: SignedInRequest) -> JsonResponse:
     """The chain head as a JSON file to keep (auditors and admins): ``audit_verify --anchor``
     later fails if the chain no longer holds it."""
     if not exports.can_export(request.user):

@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
 from . import services
-from .models import RegisteredModel, ServiceAccount, Team
+from .models import ApiToken, RegisteredModel, ServiceAccount, Team
 from .roles import Role
 
 FEATURES = [
@@ -193,7 +193,7 @@ def embedded_setup() -> bool:
     or in a local folder, nothing another person could be relying on."""
     if connection.vendor != "sqlite" or not settings.CELERY_BROKER_URL.startswith(LOCAL_BROKERS):
         return False
-    if connection.is_in_memory_db():
+    if connection.is_in_memory_db():  # type: ignore[attr-defined]  # SQLite's (vendor above)
         return True
     return Path(connection.settings_dict["NAME"]).resolve().is_relative_to(settings.DATA_DIR)
 
@@ -331,6 +331,7 @@ def seed(*, stdout=None) -> dict[str, str]:
             ],
         )
     account = ServiceAccount.objects.filter(user__username="ci-credit").first()
+    token: ApiToken | None
     if account is None:
         issued = services.ci_account_create(actor=None, name="ci-credit", models=[model])
         token = issued.token

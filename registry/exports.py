@@ -26,6 +26,7 @@ from .audit_chain import GENESIS_HASH, ChainReport, canonical_json, format_time
 from .models import AuditChainHead, AuditEvent
 from .offline import CSV_GUARDED_LEADS, EVENT_COLUMNS, csv_guard
 from .roles import has_capability
+from .types import Actor, AnyUser
 
 # The columns of both files, named as in the hashed content so each line verifies as is.
 EXPORT_COLUMNS = EVENT_COLUMNS
@@ -35,7 +36,7 @@ CHUNK_ROWS = 2000
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
-def can_export(user) -> bool:
+def can_export(user: AnyUser) -> bool:
     """Auditors and admins read the whole trail, verify it and export it."""
     return has_capability(user, "can_export")
 
@@ -151,7 +152,8 @@ class AuditFilterForm(forms.Form):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for name, end in (("from", False), ("to", True)):
             text = (data.get(name) or "").strip()
             data[f"{name}_bound"] = None
@@ -321,7 +323,7 @@ def export_filename(fmt: str, filters: AuditFilters, moment: datetime | None = N
 
 
 def export_response(
-    *, actor, events: QuerySet[AuditEvent], fmt: str, filters: AuditFilters, via: str
+    *, actor: Actor, events: QuerySet[AuditEvent], fmt: str, filters: AuditFilters, via: str
 ) -> StreamingHttpResponse:
     """Record the export, then stream ``events`` as a download (the web page and the API)."""
     audit_export_record(actor=actor, fmt=fmt, filters=filters, via=via)
@@ -333,7 +335,7 @@ def export_response(
     return response
 
 
-def audit_export_record(*, actor, fmt: str, filters: AuditFilters, via: str) -> AuditEvent:
+def audit_export_record(*, actor: Actor, fmt: str, filters: AuditFilters, via: str) -> AuditEvent:
     """Record that ``actor`` exported the trail with ``filters``; committed before any row
     is sent, so an export that is cut off half way is still on record."""
     with transaction.atomic():
@@ -358,7 +360,7 @@ class Verification:
         return self.report.checked / self.seconds if self.seconds > 0 else 0.0
 
 
-def audit_chain_verify(*, actor) -> Verification:
+def audit_chain_verify(*, actor: Actor) -> Verification:
     """Walk the whole chain now, then record the outcome as an ``audit.verified`` event."""
     started = time.perf_counter()
     report = audit_verify()

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from .models import ApiToken, RegisteredModel
+from typing import TypeGuard
+
+from .models import ApiToken, RegisteredModel, Team
 from .roles import Role, has_capability, roles_of
+from .types import Actor, AnyUser
 
 
-def is_service_account(user) -> bool:
+def is_service_account(user: AnyUser) -> TypeGuard[Actor]:
     """True for CI accounts, which act only through scoped tokens."""
     return hasattr(user, "service_account")
 
 
-def is_team_member(user, model: RegisteredModel) -> bool:
+def is_team_member(user: AnyUser, model: RegisteredModel) -> bool:
     """Whether the user belongs to the team that owns the model."""
-    return model.owner_team.members.filter(pk=user.pk).exists()
+    return user.pk is not None and model.owner_team.members.filter(pk=user.pk).exists()
 
 
 def token_covers(token: ApiToken | None, model: RegisteredModel) -> bool:
@@ -26,7 +29,7 @@ def token_covers(token: ApiToken | None, model: RegisteredModel) -> bool:
     )
 
 
-def can_view_model(user, model: RegisteredModel, token: ApiToken | None = None) -> bool:
+def can_view_model(user: AnyUser, model: RegisteredModel, token: ApiToken | None = None) -> bool:
     """Whether the model exists as far as this user (and token) is concerned."""
     if is_service_account(user):
         return token_covers(token, model)
@@ -35,7 +38,9 @@ def can_view_model(user, model: RegisteredModel, token: ApiToken | None = None) 
     return bool(roles_of(user)) and is_team_member(user, model)
 
 
-def can_register_version(user, model: RegisteredModel, token: ApiToken | None = None) -> bool:
+def can_register_version(
+    user: AnyUser, model: RegisteredModel, token: ApiToken | None = None
+) -> bool:
     """CI tokens scoped to the model, and ML engineers of the owning team (or admins)."""
     if is_service_account(user):
         return user.service_account.revoked_at is None and token_covers(token, model)
@@ -44,7 +49,7 @@ def can_register_version(user, model: RegisteredModel, token: ApiToken | None = 
     return has_capability(user, "can_register") and is_team_member(user, model)
 
 
-def can_manage_model(user, model: RegisteredModel) -> bool:
+def can_manage_model(user: AnyUser, model: RegisteredModel) -> bool:
     """Edit the model's description and objectives: its ML engineers, or admins."""
     if is_service_account(user):
         return False
@@ -53,16 +58,20 @@ def can_manage_model(user, model: RegisteredModel) -> bool:
     return has_capability(user, "can_manage_models") and is_team_member(user, model)
 
 
-def can_create_model(user, team) -> bool:
+def can_create_model(user: AnyUser, team: Team) -> bool:
     """ML engineers create models for their own teams; admins for any team."""
     if is_service_account(user):
         return False
     if Role.ADMIN in roles_of(user):
         return True
-    return has_capability(user, "can_manage_models") and team.members.filter(pk=user.pk).exists()
+    return (
+        has_capability(user, "can_manage_models")
+        and user.pk is not None
+        and team.members.filter(pk=user.pk).exists()
+    )
 
 
-def can_set_risk_tier(user, model: RegisteredModel) -> bool:
+def can_set_risk_tier(user: AnyUser, model: RegisteredModel) -> bool:
     """Change a model's risk tier or its review policy: risk officers of the owning team, and
     admins. The team that builds the model never governs it (the tier picks its reviewers)."""
     if is_service_account(user):

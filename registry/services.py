@@ -39,6 +39,7 @@ from .models import (
 )
 from .roles import Role, roles_of
 from .signals import version_registered
+from .types import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def validate_instance(instance, *, prefix: str = "", exclude: list[str] | None =
 
 
 def model_create(
-    *, actor, name: str, title: str, owner_team: Team, **fields: Any
+    *, actor: Actor, name: str, title: str, owner_team: Team, **fields: Any
 ) -> RegisteredModel:
     """Register a new model owned by a team."""
     if not permissions.can_create_model(actor, owner_team):
@@ -91,7 +92,7 @@ def model_create(
     return model
 
 
-def model_update(*, actor, model: RegisteredModel, **changes: Any) -> RegisteredModel:
+def model_update(*, actor: Actor, model: RegisteredModel, **changes: Any) -> RegisteredModel:
     """Change a model's descriptive fields (its team) or its risk tier (risk officers); the
     audit event records old and new values."""
     may_edit = permissions.can_manage_model(actor, model)
@@ -127,7 +128,12 @@ def model_update(*, actor, model: RegisteredModel, **changes: Any) -> Registered
 
 
 def objective_create(
-    *, actor, model: RegisteredModel, title: str, description: str = "", kpis: list[dict[str, Any]]
+    *,
+    actor: Actor,
+    model: RegisteredModel,
+    title: str,
+    description: str = "",
+    kpis: list[dict[str, Any]],
 ) -> Objective:
     """Add a business objective with its KPIs."""
     if not permissions.can_manage_model(actor, model):
@@ -198,7 +204,7 @@ def _existing_registration(
 
 def version_register(
     *,
-    actor,
+    actor: Actor,
     model: RegisteredModel,
     metadata: dict[str, Any],
     evaluation_file: IO[bytes],
@@ -377,8 +383,8 @@ class IssuedToken:
 
 def token_issue(
     *,
-    actor,
-    user,
+    actor: Actor | None,
+    user: Actor,
     name: str,
     models: list[RegisteredModel] | tuple = (),
     teams: list[Team] | tuple = (),
@@ -433,7 +439,7 @@ def _token_expiry(days: int | None, *, personal: bool) -> datetime | None:
     return timezone.now() + timedelta(days=days) if days else None
 
 
-def token_revoke(*, actor, token: ApiToken) -> ApiToken:
+def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
     """Revoke a token at once; revoking twice is harmless."""
     if actor != token.user and Role.ADMIN not in roles_of(actor):
         raise NotAllowed("You may revoke only your own tokens.")
@@ -469,13 +475,13 @@ def _account_name_check(name: str) -> None:
         _account_name_validator(name)
     except ValidationError as exc:
         raise InvalidInput.for_field("name", message) from exc
-    if len(name) > limit or not _PLAIN_START.match(name):
+    if (limit is not None and len(name) > limit) or not _PLAIN_START.match(name):
         raise InvalidInput.for_field("name", message)
 
 
 def ci_account_create(
     *,
-    actor,
+    actor: Actor | None,
     name: str,
     models: list[RegisteredModel] | tuple = (),
     teams: list[Team] | tuple = (),
@@ -507,7 +513,7 @@ def ci_account_create(
         return token_issue(actor=actor, user=user, name=f"{name} token", models=models, teams=teams)
 
 
-def ci_account_revoke(*, actor, account: ServiceAccount) -> ServiceAccount:
+def ci_account_revoke(*, actor: Actor | None, account: ServiceAccount) -> ServiceAccount:
     """Revoke a CI account and all its tokens."""
     with transaction.atomic():
         now = timezone.now()
@@ -525,7 +531,7 @@ def ci_account_revoke(*, actor, account: ServiceAccount) -> ServiceAccount:
     return account
 
 
-def team_create(*, actor, slug: str, name: str) -> Team:
+def team_create(*, actor: Actor | None, slug: str, name: str) -> Team:
     """Create a team; admins only."""
     if actor is not None and Role.ADMIN not in roles_of(actor):
         raise NotAllowed("Only admins create teams.")
@@ -541,7 +547,9 @@ def team_create(*, actor, slug: str, name: str) -> Team:
     return team
 
 
-def user_assign_roles(*, actor, user, roles: list[str], teams: list[Team] | tuple = ()) -> None:
+def user_assign_roles(
+    *, actor: Actor | None, user: Actor, roles: list[str], teams: list[Team] | tuple = ()
+) -> None:
     """Set a person's roles (groups) and add them to teams; used by admins and the demo."""
     with transaction.atomic():
         groups = list(Group.objects.filter(name__in=roles))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -15,17 +17,22 @@ from django.views.decorators.http import require_POST
 from . import accounts, selectors, services
 from .errors import DomainError
 from .models import ApiToken
+from .types import SignedInRequest
 
 
 class LockoutMessageMixin:
     """A login form that tells a locked account so, and for how long."""
 
-    def clean(self):
+    # Given by the authentication form this is mixed into.
+    request: HttpRequest | None
+    cleaned_data: dict[str, Any]
+
+    def clean(self) -> dict[str, Any]:
         try:
-            return super().clean()
+            return super().clean()  # type: ignore[misc]  # the form class it is mixed into
         except forms.ValidationError:
             # The axes backend refused the attempt, or this failure reached the limit.
-            if not getattr(self.request, "axes_locked_out", False):
+            if self.request is None or not getattr(self.request, "axes_locked_out", False):
                 raise
             self.locked = accounts.locked_error(self.request, self.cleaned_data.get("username", ""))
             raise forms.ValidationError(self.locked.message, code="locked") from None
@@ -53,7 +60,7 @@ class LoginView(auth_views.LoginView):
 TOKEN_DAY_CHOICES = (7, 30, 90, 180, 365)
 
 
-def _token_context(request: HttpRequest, **extra) -> dict:
+def _token_context(request: SignedInRequest, **extra) -> dict:
     limit = settings.GATEHOUSE_TOKEN_DAYS
     choices = [d for d in TOKEN_DAY_CHOICES if not limit or d <= limit]
     if limit and limit not in choices:
@@ -67,21 +74,21 @@ def _token_context(request: HttpRequest, **extra) -> dict:
 
 
 @login_required
-def model_list(request: HttpRequest) -> HttpResponse:
+def model_list(request: SignedInRequest) -> HttpResponse:
     """The models the user may see."""
     models = selectors.models_visible_to(request.user)
     return render(request, "registry/model_list.html", {"models": models})
 
 
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: SignedInRequest) -> HttpResponse:
     """The user's roles, teams and personal API tokens."""
     return render(request, "registry/profile.html", _token_context(request))
 
 
 @login_required
 @require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
+def token_create(request: SignedInRequest) -> HttpResponse:
     """Issue a personal token and show its secret once."""
     name = request.POST.get("name", "").strip() or "Personal token"
     raw_days = request.POST.get("days", "").strip()
@@ -104,7 +111,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
     """Revoke one of the user's own tokens."""
     token = ApiToken.objects.filter(user=request.user, pk=pk).first()
     if token is None:

@@ -26,7 +26,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -45,6 +45,7 @@ from registry.exports import can_export, chain_anchor, export_chunks
 from registry.models import AuditEvent, ModelVersion, VersionStatus
 from registry.offline import BUNDLE_FORMAT, MANIFEST, manifest_bytes, manifest_digest
 from registry.selectors import version_for_user
+from registry.types import Actor, SignedInRequest
 
 from . import gates, selectors
 
@@ -269,7 +270,7 @@ def _report_context(
     reports: list[Report],
     audit: dict[str, Any],
     moment: datetime,
-    actor,
+    actor: Actor,
     notes: list[str],
 ) -> dict[str, Any]:
     latest = latest_reports(version)
@@ -348,7 +349,7 @@ def render_pdf(html: str, plots: dict[str, tuple[bytes, str]]) -> bytes:
 # --- building ------------------------------------------------------------------------------
 
 
-def bundle_build(*, version: ModelVersion, actor, now: datetime | None = None) -> Bundle:
+def bundle_build(*, version: ModelVersion, actor: Actor, now: datetime | None = None) -> Bundle:
     """Assemble a version's bundle. Reads only; ``bundle_export`` records the export."""
     moment = now or timezone.now()
     model = version.model
@@ -389,7 +390,7 @@ def bundle_build(*, version: ModelVersion, actor, now: datetime | None = None) -
         writer.stream("audit/events.csv", export_chunks(events, "csv"))
         links = (
             writer.stream("audit/chain.jsonl", _chain_lines(first["seq"], last["seq"], model.name))
-            if first
+            if first and last
             else writer.stream("audit/chain.jsonl", [])
         )
         audit = {
@@ -450,7 +451,7 @@ def bundle_build(*, version: ModelVersion, actor, now: datetime | None = None) -
     )
 
 
-def bundle_export(*, actor, version: ModelVersion) -> Bundle:
+def bundle_export(*, actor: Actor, version: ModelVersion) -> Bundle:
     """Build a version's bundle for an auditor or admin and record ``bundle.exported`` with
     the manifest's sha256, which ties the file to the chain."""
     if not can_export(actor):
@@ -488,7 +489,7 @@ def _response(bundle: Bundle) -> FileResponse:
 
 
 @login_required
-def version_bundle(request: HttpRequest, name: str, version: str) -> FileResponse:
+def version_bundle(request: SignedInRequest, name: str, version: str) -> FileResponse:
     """Download a version's bundle: auditors and admins; 404 for people outside the model."""
     obj = version_for_user(request.user, name, version)
     return _response(bundle_export(actor=request.user, version=obj))

@@ -290,7 +290,7 @@ def _fairness_check(
     report = reports.get(ReportKind.FAIRNESS)
     if report is None or report.status != ReportStatus.SUCCEEDED:
         return Check("fairness", name, False, "no fairness result yet")
-    verdict = report.result.get("verdict")
+    verdict = (report.result or {}).get("verdict")
     if verdict == "pass":
         return Check("fairness", name, True, "pass", {"verdict": verdict})
     if verdict == "fail":
@@ -326,7 +326,7 @@ def _kpi_check(policy: ReviewPolicy, reports: dict[str, Report]) -> Check:
     report = reports.get(ReportKind.KPI)
     if report is None or report.status != ReportStatus.SUCCEEDED:
         return Check("kpis", name, False, "no KPI measurements yet")
-    summary = report.result["summary"]
+    summary = (report.result or {})["summary"]
     if summary["blocking_all_met"]:
         return Check("kpis", name, True, "every blocking KPI meets its target")
     return Check(

@@ -14,16 +14,17 @@ from django.utils import timezone
 
 from registry import accounts, permissions
 from registry.audit import audit_record
-from registry.errors import Conflict, InvalidInput, Locked, NotAllowed
+from registry.errors import Conflict, DomainError, InvalidInput, Locked, NotAllowed
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.roles import Role, roles_of
 from registry.services import validate_instance
+from registry.types import Actor, AnyUser
 
 from . import gates
 from .models import Decision, ProductionEvent, ReviewPolicy, ReviewRequest, SignOff
 from .policies import policy_current, sod_excluded
 
-MEANINGS = {
+MEANINGS: dict[str, str] = {
     Decision.APPROVED: "I have reviewed this version and its reports and approve it for production.",
     Decision.REJECTED: "I have reviewed this version and reject it.",
     Decision.CHANGES_REQUESTED: "I have reviewed this version and request changes before approval.",
@@ -39,7 +40,9 @@ def _lock_version(version: ModelVersion) -> ModelVersion:
     )
 
 
-def _set_status(version: ModelVersion, status: str, *, actor=None, **payload) -> None:
+def _set_status(
+    version: ModelVersion, status: str, *, actor: Actor | None = None, **payload
+) -> None:
     """Change a version's status; with an actor, also record ``version.<status>``."""
     ModelVersion.objects.filter(pk=version.pk).update(
         status=status, status_changed_at=timezone.now()
@@ -55,11 +58,11 @@ def _set_status(version: ModelVersion, status: str, *, actor=None, **payload) ->
         )
 
 
-def _can_act_on(user, model: RegisteredModel) -> bool:
+def _can_act_on(user: AnyUser, model: RegisteredModel) -> bool:
     return Role.ADMIN in roles_of(user) or permissions.is_team_member(user, model)
 
 
-def review_request(*, actor, version: ModelVersion, note: str = "") -> ReviewRequest:
+def review_request(*, actor: Actor, version: ModelVersion, note: str = "") -> ReviewRequest:
     """An ML engineer asks for review: registered -> in review."""
     if permissions.is_service_account(actor) or not permissions.can_view_model(
         actor, version.model
@@ -90,7 +93,7 @@ def review_request(*, actor, version: ModelVersion, note: str = "") -> ReviewReq
     return request
 
 
-def _policy_saved(model: RegisteredModel, actor) -> ReviewPolicy:
+def _policy_saved(model: RegisteredModel, actor: Actor) -> ReviewPolicy:
     """The current policy, saving the tier defaults as revision 1 the first time."""
     policy = policy_current(model)
     if policy.pk is None:
@@ -106,7 +109,7 @@ def _policy_saved(model: RegisteredModel, actor) -> ReviewPolicy:
     return policy
 
 
-def _signing_role(actor, decision: str, role: str | None) -> str:
+def _signing_role(actor: Actor, decision: str, role: str | None) -> str:
     allowed = {
         r.value
         for r in roles_of(actor)
@@ -126,12 +129,13 @@ def _signing_role(actor, decision: str, role: str | None) -> str:
 
 
 def _signature_reauthenticate(
-    *, actor, version: ModelVersion, password: str, request: HttpRequest | None
+    *, actor: Actor, version: ModelVersion, password: str, request: HttpRequest | None
 ) -> None:
     """Check the signer's password through the login lockout: a locked account cannot sign,
     and each failure counts towards the lock and is audited (committed before refusing)."""
     request = getattr(request, "_request", request) or HttpRequest()
     reason = "wrong password"
+    refusal: DomainError
     try:
         user = accounts.password_check(
             request, username=actor.get_username(), password=password, own_audit=True
@@ -157,7 +161,7 @@ def _signature_reauthenticate(
 
 def signoff_record(
     *,
-    actor,
+    actor: Actor,
     version: ModelVersion,
     decision: str,
     password: str,
@@ -213,7 +217,7 @@ def signoff_record(
         if decision == Decision.FAIRNESS_OVERRIDE:
             fairness = subject["reports"].get("fairness")
             verdict = (
-                version.reports.get(pk=fairness["id"]).result.get("verdict")
+                (version.reports.get(pk=fairness["id"]).result or {}).get("verdict")
                 if fairness and fairness["result_sha256"]
                 else None
             )
@@ -256,7 +260,7 @@ def signoff_record(
     return signoff
 
 
-def _after_signoff(actor, version: ModelVersion, decision: str) -> None:
+def _after_signoff(actor: Actor, version: ModelVersion, decision: str) -> None:
     """A rejection ends the review; the last required approval marks the version approved."""
     if decision == Decision.REJECTED:
         _set_status(version, VersionStatus.REJECTED, actor=actor)
@@ -267,7 +271,7 @@ def _after_signoff(actor, version: ModelVersion, decision: str) -> None:
         _set_status(version, VersionStatus.APPROVED, actor=actor)
 
 
-def _require_promoter(actor, model: RegisteredModel) -> None:
+def _require_promoter(actor: Actor, model: RegisteredModel) -> None:
     if permissions.is_service_account(actor) or not permissions.can_view_model(actor, model):
         raise NotAllowed("You may not promote versions of this model.")
     if not any(r.can_promote for r in roles_of(actor)):
@@ -277,7 +281,7 @@ def _require_promoter(actor, model: RegisteredModel) -> None:
 
 
 def _switch_production(
-    *, actor, version: ModelVersion, action: str, reason: str, result: gates.GateResult
+    *, actor: Actor, version: ModelVersion, action: str, reason: str, result: gates.GateResult
 ) -> ProductionEvent:
     model = version.model
     current = model.versions.filter(status=VersionStatus.PRODUCTION).first()
@@ -325,7 +329,7 @@ def _switch_production(
 
 def _gated_switch(
     *,
-    actor,
+    actor: Actor,
     version: ModelVersion,
     action: str,
     reason: str,
@@ -368,7 +372,7 @@ def _gated_switch(
 
 
 def version_promote(
-    *, actor, version: ModelVersion, replaces: str, reason: str = ""
+    *, actor: Actor, version: ModelVersion, replaces: str, reason: str = ""
 ) -> ProductionEvent:
     """Put an approved version in production; the previous one is archived. All gates must pass."""
     return _gated_switch(
@@ -382,7 +386,7 @@ def version_promote(
 
 
 def version_rollback(
-    *, actor, version: ModelVersion, reason: str, replaces: str
+    *, actor: Actor, version: ModelVersion, reason: str, replaces: str
 ) -> ProductionEvent:
     """Return an archived, once-production version to production, if its approvals and
     reports still hold under the current policy; otherwise it needs a new review."""
@@ -411,7 +415,7 @@ POLICY_FIELDS = (
 )
 
 
-def policy_update(*, actor, model: RegisteredModel, **changes: Any) -> ReviewPolicy:
+def policy_update(*, actor: Actor, model: RegisteredModel, **changes: Any) -> ReviewPolicy:
     """Save a new revision of the model's review policy; approvals under older ones lapse."""
     if not permissions.can_set_risk_tier(actor, model):
         raise NotAllowed("Only risk officers of the owning team and admins change review policies.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -18,6 +18,7 @@ from registry.errors import DomainError
 from registry.models import ModelVersion
 from registry.roles import roles_of
 from registry.selectors import model_for_user, version_for_user
+from registry.types import AnyUser, SignedInRequest
 
 from . import selectors, services
 from .forms import ExplainRowForm, PromoteForm, ReviewRequestForm, RollbackForm, SignOffForm
@@ -25,28 +26,28 @@ from .models import Decision
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: SignedInRequest) -> HttpResponse:
     """Pending reviews, versions held by gates, production versions, running reports."""
     return render(request, "reviews/dashboard.html", selectors.dashboard(request.user))
 
 
 @login_required
-def model_detail(request: HttpRequest, name: str) -> HttpResponse:
+def model_detail(request: SignedInRequest, name: str) -> HttpResponse:
     """Objectives and KPIs, versions with their verdicts, the production timeline, A/B."""
     model = model_for_user(request.user, name)
     context = selectors.model_page(model)
-    compare = request.GET.get("compare"), request.GET.get("with")
-    if all(compare):
-        context["comparison"] = selectors.compare_versions(model, *compare)
+    first, second = request.GET.get("compare"), request.GET.get("with")
+    if first and second:
+        context["comparison"] = selectors.compare_versions(model, first, second)
     return render(request, "reviews/model_detail.html", context)
 
 
-def _signing_roles(user) -> list[tuple[str, str]]:
+def _signing_roles(user: AnyUser) -> list[tuple[str, str]]:
     return [(role.value, role.label) for role in sorted(roles_of(user)) if role.can_sign_off]
 
 
 def _render_version(
-    request: HttpRequest, version: ModelVersion, *, status: int = 200, **forms
+    request: SignedInRequest, version: ModelVersion, *, status: int = 200, **forms
 ) -> HttpResponse:
     context = selectors.version_page(version, request.user)
     context.setdefault("forms", {})
@@ -62,13 +63,13 @@ def _render_version(
 
 
 @login_required
-def version_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def version_detail(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     """Everything a reviewer needs about one version, and the actions they may take."""
     return _render_version(request, version_for_user(request.user, name, version))
 
 
 def _act(
-    request: HttpRequest, version: ModelVersion, form_name: str, form, action, success: str
+    request: SignedInRequest, version: ModelVersion, form_name: str, form, action, success: str
 ) -> HttpResponse:
     """Run a service with a valid form; domain refusals become errors on the form's fields."""
     if form.is_valid():
@@ -94,7 +95,7 @@ def _act(
 
 @login_required
 @require_POST
-def request_review(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def request_review(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = ReviewRequestForm(request.POST)
     return _act(
@@ -109,7 +110,7 @@ def request_review(request: HttpRequest, name: str, version: str) -> HttpRespons
 
 @login_required
 @require_POST
-def sign_off(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def sign_off(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = SignOffForm(request.POST, roles=_signing_roles(request.user))
     decision_label = dict(Decision.choices).get(request.POST.get("decision", ""), "Decision")
@@ -133,7 +134,7 @@ def sign_off(request: HttpRequest, name: str, version: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def promote(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def promote(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = PromoteForm(request.POST)
     return _act(
@@ -150,7 +151,7 @@ def promote(request: HttpRequest, name: str, version: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def rollback(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def rollback(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = RollbackForm(request.POST)
     return _act(
@@ -167,7 +168,7 @@ def rollback(request: HttpRequest, name: str, version: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def explain_row(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def explain_row(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = ExplainRowForm(request.POST)
     return _act(

@@ -17,13 +17,16 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 Progress = Callable[[float, str], None]
-ProtectedInput = pd.DataFrame | Mapping[str, Sequence[Any] | np.ndarray | pd.Series]
+ProtectedInput: TypeAlias = pd.DataFrame | Mapping[str, Sequence[Any] | np.ndarray | pd.Series]
 
 PRIVILEGED, UNPRIVILEGED = "privileged", "unprivileged"
 SCALE_NAMES = {"log_odds": "log-odds", "probability": "probability"}
@@ -134,8 +137,8 @@ def _prepare(
         positive_index = 1
     elif positive_class in classes:
         positive_index = classes.index(positive_class)
-    elif (wanted := _label_text(positive_class)) in (texts := [_label_text(c) for c in classes]):
-        positive_index = texts.index(wanted)  # "1" from a form or CSV names class 1
+    elif (label := _label_text(positive_class)) in (texts := [_label_text(c) for c in classes]):
+        positive_index = texts.index(label)  # "1" from a form or CSV names class 1
     else:
         raise ValueError(f"positive_class {positive_class!r} is not one of {classes}.")
 
@@ -152,8 +155,8 @@ def _prepare(
             )
         if name not in privileged:
             raise ValueError(f"No privileged values given for protected attribute {name!r}.")
-        given = privileged[name]
-        given = [given] if isinstance(given, str | bytes) or np.isscalar(given) else list(given)
+        raw = privileged[name]
+        given = [raw] if isinstance(raw, str | bytes) or np.isscalar(raw) else list(raw)
         wanted = sorted(set(_as_text(pd.Series(given))))
         membership[str(name)] = _as_text(series).isin(wanted).to_numpy()
         privileged_values[str(name)] = wanted
@@ -484,6 +487,7 @@ def _binned(columns: np.ndarray) -> np.ndarray:
     codes = np.zeros(columns.shape, dtype=np.int64)
     ordered = np.sort(columns, axis=1)  # NaN sorts last
     present = (~np.isnan(ordered)).sum(axis=1)
+    side: Literal["left", "right"]
     for j, column in enumerate(columns):
         values = ordered[j, : present[j]]
         if len(values) == 0:
@@ -678,7 +682,11 @@ def shap_plots(output: ShapOutput, *, max_display: int = 15) -> dict[str, bytes]
     positive = output.result.get("positive_class")
     plots = {}
     # Text stays text in the SVG (smaller, searchable); the page supplies the font.
-    style = {"svg.hashsalt": "gatehouse", "svg.fonttype": "none", "font.size": 9}
+    style: dict[RcKeyType, Any] = {
+        "svg.hashsalt": "gatehouse",
+        "svg.fonttype": "none",
+        "font.size": 9,
+    }
     with matplotlib.rc_context(style):
         fig = Figure(figsize=(7, 0.35 * len(top) + 1.2))
         ax = fig.add_subplot()
@@ -813,7 +821,9 @@ def lime_report(
     data = X.to_numpy(dtype=float)
     pos = inputs.positive_index
     predict = _proba_function(model, X.columns)
-    chosen_proba = np.asarray(predict(data[chosen]), dtype=float)[:, pos] if chosen else []
+    chosen_proba: np.ndarray | list[float] = (
+        np.asarray(predict(data[chosen]), dtype=float)[:, pos] if chosen else []
+    )
     # LIME draws every perturbation from the explainer's RandomState, so each row gets its
     # own explainer in the same starting state: a row's explanation never depends on which
     # rows were explained before it.

@@ -341,7 +341,8 @@ def _build_units(
                 values=values,
                 privileged=flags,
                 stratum_target=strata_codes[column] * 4 + strata_cell,
-                row_codes=lambda codes=codes: codes,
+                # mypy cannot type a lambda whose defaults bind the loop's values.
+                row_codes=lambda codes=codes: codes,  # type: ignore[misc]
             )
         )
     for a, b in combinations(columns, 2):
@@ -360,7 +361,7 @@ def _build_units(
                 values=[(values_a[i], values_b[j]) for i, j in zip(ia, ib, strict=True)],
                 privileged=flags_a[ia] & flags_b[ib],
                 stratum_target=compact * 4 + strata_cell,
-                row_codes=lambda ca=codes_a, cb=codes_b, lk=lookup, s=size_b: lk[ca * s + cb],
+                row_codes=lambda ca=codes_a, cb=codes_b, lk=lookup, s=size_b: lk[ca * s + cb],  # type: ignore[misc]
             )
         )
     return units, strata_counts, warnings
@@ -623,14 +624,15 @@ def _unit_section(
         for m in METRICS
     }
     at_least = None
-    comparisons = []
+    comparisons: list[dict[str, Any]] = []
     for m, member in enumerate(members):
         unpriv_size = int(unpriv[m].sum())
         large_enough = min(int(priv.sum()), unpriv_size) >= policy.min_group_size
-        metrics = {}
+        metrics: dict[str, dict[str, Any]] = {}
         for metric in METRICS:
             value = number(point[metric][m])
-            interval = intervals[metric][m] if intervals[metric] is not None else None
+            per_member = intervals[metric]
+            interval = per_member[m] if per_member is not None else None
             verdict, reason = metric_verdict(
                 metric, value, interval, groups_large_enough=large_enough, policy=policy
             )

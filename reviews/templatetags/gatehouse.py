@@ -6,6 +6,8 @@ from typing import Any
 
 from django import template
 
+from registry.types import AnyUser
+
 register = template.Library()
 
 
@@ -33,7 +35,7 @@ def kpi_status(value: str) -> str:
 
 
 @register.filter
-def can_export(user) -> bool:
+def can_export(user: AnyUser) -> bool:
     """Whether the user may export audit trails and bundles: auditors and admins."""
     from registry.exports import can_export as allowed
 
