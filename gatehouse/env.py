@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
+from typing import Any
+from urllib.parse import urlsplit
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = ("true", "1", "yes", "on")
@@ -79,3 +83,37 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     if minimum is not None and number < minimum:
         raise _refuse(name, value, f"use a number of {minimum} or more")
     return number
+
+
+def _scheme(value: str) -> str:
+    # Only the scheme is ever shown: the rest of a URL may hold a password.
+    return urlsplit(value).scheme or "(none)"
+
+
+def env_db_url(name: str, default: str) -> dict[str, Any]:
+    """A database URL (postgres://user@host:5432/name, sqlite:////path/db.sqlite3) as a
+    DATABASES entry, parsed by django-environ; an unknown scheme is refused."""
+    value = _raw(name) or default
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # environ warns of an unknown engine; we refuse it
+        config: dict[str, Any] = dict(environ.Env.db_url_config(value))
+    # A known scheme becomes a dotted backend path; anything else comes back bare or empty.
+    if "." not in str(config.get("ENGINE", "")):
+        raise ImproperlyConfigured(
+            f"{name} is not a database URL (scheme {_scheme(value)!r}): use e.g. "
+            "postgres://user@host:5432/name or sqlite:////path/to/db.sqlite3."
+        )
+    return config
+
+
+def env_cache_url(name: str, default: str) -> dict[str, Any]:
+    """A cache URL (dbcache://table, redis://host:6379/3) as a CACHES entry, parsed by
+    django-environ; an unknown scheme is refused naming the variable."""
+    value = _raw(name) or default
+    try:
+        return dict(environ.Env.cache_url_config(value))
+    except ImproperlyConfigured:
+        raise ImproperlyConfigured(
+            f"{name} is not a cache URL (scheme {_scheme(value)!r}): use e.g. "
+            "dbcache://table_name or redis://host:6379/3."
+        ) from None
