@@ -77,7 +77,7 @@ verifier:
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(MAKE) --no-print-directory typecheck
+	$(PY) -m mypy
 
 ## typecheck: mypy with django-stubs over the apps ([tool.mypy] in pyproject.toml)
 typecheck: install
