@@ -16,14 +16,14 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from registry import permissions
 from registry.audit import audit_record
 from registry.audit_chain import canonical_json
 from registry.errors import InvalidInput, NotAllowed
-from registry.models import ModelVersion
+from registry.models import ApiToken, ModelVersion
 from registry.roles import has_capability
 from registry.types import Actor, AnyUser
 
@@ -48,7 +48,9 @@ def result_hash(result: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(result).encode()).hexdigest()
 
 
-def can_request_reports(user: AnyUser, version: ModelVersion, token=None) -> bool:
+def can_request_reports(
+    user: AnyUser, version: ModelVersion, token: ApiToken | None = None
+) -> bool:
     """People who work on or review the model may (re-)run its reports; CI and auditors not."""
     if permissions.is_service_account(user) or not permissions.can_view_model(
         user, version.model, token
@@ -110,7 +112,7 @@ def report_request(
     version: ModelVersion,
     kind: str,
     params: dict[str, Any] | None = None,
-    token=None,
+    token: ApiToken | None = None,
     check: bool = True,
     enqueue: bool = True,
 ) -> ReportRequest:
@@ -436,7 +438,7 @@ def _messages_waiting() -> int | None:
         return None
 
 
-def _lost_in_broker(waiting, stale) -> list[int]:
+def _lost_in_broker(waiting: QuerySet[Report], stale: datetime) -> list[int]:
     """Queued reports whose message the broker no longer holds (a restart without persistence).
 
     Each report handed to the broker and not yet delivered has one message in the queue, so

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from . import accounts, evaluation, model_files, permissions
@@ -46,7 +47,9 @@ logger = logging.getLogger(__name__)
 MODEL_FIELDS = ("title", "description", "risk_tier", "intended_use")
 
 
-def validate_instance(instance, *, prefix: str = "", exclude: list[str] | None = None) -> None:
+def validate_instance(
+    instance: Model, *, prefix: str = "", exclude: list[str] | None = None
+) -> None:
     """Run model validation and turn failures into field-named InvalidInput."""
     try:
         instance.full_clean(exclude=exclude)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -120,7 +120,7 @@ def _standing(
     subject_sha: str,
     excluded: set[int],
     members: set[int],
-    now,
+    now: datetime,
 ) -> SignOffStanding:
     if signoff.policy_revision != policy.revision:
         return SignOffStanding(
@@ -157,7 +157,7 @@ def required_kinds(policy: ReviewPolicy) -> tuple[str, ...]:
     return kinds.required_kinds(policy_requires_explanations=policy.require_shap_report)
 
 
-def evaluate(version: ModelVersion, *, now=None) -> GateResult:
+def evaluate(version: ModelVersion, *, now: datetime | None = None) -> GateResult:
     """Evaluate every gate for ``version`` under its model's current policy."""
     now = now or timezone.now()
     policy = policy_current(version.model)

@@ -41,7 +41,7 @@ def _lock_version(version: ModelVersion) -> ModelVersion:
 
 
 def _set_status(
-    version: ModelVersion, status: str, *, actor: Actor | None = None, **payload
+    version: ModelVersion, status: str, *, actor: Actor | None = None, **payload: Any
 ) -> None:
     """Change a version's status; with an actor, also record ``version.<status>``."""
     ModelVersion.objects.filter(pk=version.pk).update(
