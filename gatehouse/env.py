@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,6 +84,21 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     if minimum is not None and number < minimum:
         raise _refuse(name, value, f"use a number of {minimum} or more")
     return number
+
+
+# DRF reads a rate's period by its first letter only, so "20/month" would mean per minute.
+_RATE = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)s?")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate as DRF's throttles read it: a whole number per second, minute, hour or
+    day (``20/min``, ``1000/day``). Checked here, or a typo would fail every request."""
+    value = _raw(name)
+    if value is None:
+        return default
+    if not _RATE.fullmatch(value):
+        raise _refuse(name, value, "use a count per s, min, hour or day, e.g. 20/min")
+    return value
 
 
 def _scheme(value: str) -> str:

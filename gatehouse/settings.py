@@ -19,6 +19,7 @@ from gatehouse.env import (
     env_float,
     env_int,
     env_list,
+    env_rate,
     env_str,
 )
 
@@ -257,7 +258,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "registry.api.pagination.Pages",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "registry.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth": env_str("GATEHOUSE_AUTH_RATE", default="20/min")},
+    "DEFAULT_THROTTLE_RATES": {"auth": env_rate("GATEHOUSE_AUTH_RATE", default="20/min")},
     "NUM_PROXIES": GATEHOUSE_NUM_PROXIES,
 }
 

@@ -18,6 +18,7 @@ from gatehouse.env import (
     env_float,
     env_int,
     env_list,
+    env_rate,
     env_str,
 )
 
@@ -214,3 +215,28 @@ def test_a_bad_cache_url_stops_start_up_naming_the_variable(tmp_path):
 
     assert result.returncode != 0
     assert "GATEHOUSE_CACHE_URL is not a cache URL" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["20/min", "5/s", "100/hour", "1000/day", "3/minutes", " 7/m "])
+def test_rate_accepts_what_drf_throttles_read(monkeypatch, value):
+    monkeypatch.setenv(VAR, value)
+
+    assert env_rate(VAR, default="1/s") == value.strip()
+
+
+@pytest.mark.parametrize(
+    "value", ["20 per minute", "20/month", "20/Min", "twenty/min", "20", "/min"]
+)
+def test_rate_refuses_what_drf_would_misread_or_fail_on(monkeypatch, value):
+    monkeypatch.setenv(VAR, value)
+
+    with pytest.raises(ImproperlyConfigured, match=rf"{VAR}=.*e\.g\. 20/min"):
+        env_rate(VAR, default="1/s")
+
+
+def test_a_bad_token_rate_stops_start_up(tmp_path):
+    # Before, the rate was read as text and every POST /api/v1/auth/token/ failed with a 500.
+    result = start_django(tmp_path, GATEHOUSE_AUTH_RATE="20 per minute")
+
+    assert result.returncode != 0
+    assert "GATEHOUSE_AUTH_RATE='20 per minute'" in result.stderr
