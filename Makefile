@@ -12,7 +12,7 @@ LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-u
 	--custom-compile-command "make lock" --quiet
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gatehouse
 
-.PHONY: run test test-sqlite test-postgres test-browser lint services bench install lock audit verifier
+.PHONY: run test test-sqlite test-postgres test-browser lint typecheck services bench install lock audit verifier
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,7 @@ run: install
 
 ## test: every suite, on SQLite and again on PostgreSQL, with real Redis and browser
 test: install services
-	$(PY) -m ruff check .
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-sqlite test-postgres
 
 # SQLite: every suite but the real-worker and browser ones (pure engine tests run here only).
@@ -73,8 +73,15 @@ services:
 verifier:
 	cp registry/offline.py tools/verify_bundle.py
 
+## lint: ruff's checks and format, then the type checker (what `make test` and CI run first)
 lint: install
-	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+## typecheck: mypy with django-stubs over the apps ([tool.mypy] in pyproject.toml)
+typecheck: install
+	$(PY) -m mypy
 
 bench: install
 	$(PY) benchmarks/fairness.py

@@ -15,7 +15,7 @@ import pandas as pd
 from django.conf import settings
 
 from registry.evaluation import load_dataset_frame
-from registry.models import KPI, ModelVersion, kpi_met
+from registry.models import KPI, ModelVersion, RegisteredModel, kpi_met
 
 from .engines import fairness, performance
 from .models import FairnessPolicy
@@ -31,7 +31,7 @@ class RunOutput:
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
 
 
-def fairness_policy_of(model) -> dict[str, Any]:
+def fairness_policy_of(model: RegisteredModel) -> dict[str, Any]:
     """The model's saved fairness policy, or the defaults."""
     policy = FairnessPolicy.objects.filter(model=model).first()
     return policy.engine_policy() if policy else fairness.FairnessPolicy().to_dict()
@@ -175,7 +175,9 @@ def run_kpi(version: ModelVersion, params: dict[str, Any], progress: Progress) -
     return RunOutput(measure_kpis(params["kpis"], computed, version.metrics))
 
 
-def _explain_inputs(version: ModelVersion):
+def _explain_inputs(
+    version: ModelVersion,
+) -> tuple[Any, pd.DataFrame, dict[str, Any], dict[str, Any], Any]:
     """The safely loaded model, its feature frame and the protected columns."""
     from registry.model_files import load_model_limited
 
@@ -199,7 +201,7 @@ def _explain_inputs(version: ModelVersion):
     return model, frame[data.feature_columns], protected, privileged, data.favorable_label
 
 
-def _fraction_progress(progress: Progress, start: int, end: int):
+def _fraction_progress(progress: Progress, start: int, end: int) -> Callable[[float, str], None]:
     return lambda fraction, stage: progress(int(start + (end - start) * fraction), stage)
 
 

@@ -24,8 +24,9 @@ from registry import services as registry_services
 from registry.audit.chain import canonical_json
 from registry.audit.record import audit_record
 from registry.errors import InvalidInput
-from registry.models import ModelVersion
+from registry.models import ApiToken, ModelVersion
 from registry.permissions import require
+from registry.types import Actor
 
 from . import kinds, queue, runners
 from .models import Report, ReportFile, ReportStatus
@@ -91,11 +92,11 @@ class ReportRequest:
 
 def report_request(
     *,
-    actor,
+    actor: Actor,
     version: ModelVersion,
     kind: str,
     params: dict[str, Any] | None = None,
-    token=None,
+    token: ApiToken | None = None,
     check: bool = True,
     enqueue: bool = True,
 ) -> ReportRequest:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import warnings
+from typing import Any
+from urllib.parse import urlsplit
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = ("true", "1", "yes", "on")
@@ -79,3 +84,52 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     if minimum is not None and number < minimum:
         raise _refuse(name, value, f"use a number of {minimum} or more")
     return number
+
+
+# DRF reads a rate's period by its first letter only, so "20/month" would mean per minute.
+_RATE = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)s?")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate as DRF's throttles read it: a whole number per second, minute, hour or
+    day (``20/min``, ``1000/day``). Checked here, or a typo would fail every request."""
+    value = _raw(name)
+    if value is None:
+        return default
+    if not _RATE.fullmatch(value):
+        raise _refuse(name, value, "use a count per s, min, hour or day, e.g. 20/min")
+    return value
+
+
+def _scheme(value: str) -> str:
+    # Only the scheme is ever shown: the rest of a URL may hold a password.
+    return urlsplit(value).scheme or "(none)"
+
+
+def env_db_url(name: str, default: str) -> dict[str, Any]:
+    """A database URL (postgres://user@host:5432/name, sqlite:////path/db.sqlite3) as a
+    DATABASES entry, parsed by django-environ; an unknown scheme is refused."""
+    value = _raw(name) or default
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # environ warns of an unknown engine; we refuse it
+        config: dict[str, Any] = dict(environ.Env.db_url_config(value))
+    # A known scheme becomes a dotted backend path; anything else comes back bare or empty.
+    if "." not in str(config.get("ENGINE", "")):
+        raise ImproperlyConfigured(
+            f"{name} is not a database URL (scheme {_scheme(value)!r}): use e.g. "
+            "postgres://user@host:5432/name or sqlite:////path/to/db.sqlite3."
+        )
+    return config
+
+
+def env_cache_url(name: str, default: str) -> dict[str, Any]:
+    """A cache URL (dbcache://table, redis://host:6379/3) as a CACHES entry, parsed by
+    django-environ; an unknown scheme is refused naming the variable."""
+    value = _raw(name) or default
+    try:
+        return dict(environ.Env.cache_url_config(value))
+    except ImproperlyConfigured:
+        raise ImproperlyConfigured(
+            f"{name} is not a cache URL (scheme {_scheme(value)!r}): use e.g. "
+            "dbcache://table_name or redis://host:6379/3."
+        ) from None

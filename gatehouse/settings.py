@@ -10,14 +10,20 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-import environ
 from kombu import Exchange, Queue
 
-from gatehouse.env import env_bool, env_float, env_int, env_list, env_str
+from gatehouse.env import (
+    env_bool,
+    env_cache_url,
+    env_db_url,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
 
 DATA_DIR = Path(env_str("GATEHOUSE_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -53,7 +59,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "rest_framework",
-    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
@@ -97,7 +102,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'gatehouse.sqlite3'}")
+    "default": env_db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'gatehouse.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write concurrently: WAL lets readers go on, and
@@ -176,7 +181,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 # No page uses a powerful browser feature; deny them so injected content cannot either.
-PERMISSIONS_POLICY = {
+PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (
         "accelerometer",
@@ -197,7 +202,7 @@ PERMISSIONS_POLICY = {
 # Throttle counters live in a cache every process shares (web workers, Celery): a database
 # table by default (created by a registry migration), Redis when GATEHOUSE_CACHE_URL says so
 # (e.g. redis://127.0.0.1:6379/3). A per-process memory cache would count each worker apart.
-CACHES = {"default": env.cache_url("GATEHOUSE_CACHE_URL", default="dbcache://gatehouse_cache")}
+CACHES = {"default": env_cache_url("GATEHOUSE_CACHE_URL", default="dbcache://gatehouse_cache")}
 # How many reverse proxies stand in front of the app and append to X-Forwarded-For. 0 (the
 # default) trusts no header and takes the peer address; otherwise the N-th address from the
 # right is the client's, so a client cannot pick its own address by sending the header.
@@ -254,8 +259,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "registry.api.pagination.Pages",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "registry.api.errors.exception_handler",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_RATES": {"auth": env_str("GATEHOUSE_AUTH_RATE", default="20/min")},
+    "DEFAULT_THROTTLE_RATES": {"auth": env_rate("GATEHOUSE_AUTH_RATE", default="20/min")},
     "NUM_PROXIES": GATEHOUSE_NUM_PROXIES,
 }
 

@@ -35,6 +35,7 @@ from rest_framework.throttling import BaseThrottle
 from .audit.record import audit_record
 from .errors import Locked
 from .models import ApiToken, Team
+from .types import Actor
 
 USER_AGENT_CHARS = 200
 USERNAME_CHARS = 150
@@ -46,7 +47,7 @@ _elsewhere: ContextVar[bool] = ContextVar("gatehouse_accounts_recorded_elsewhere
 
 
 @contextmanager
-def acting(actor) -> Iterator[None]:
+def acting(actor: Actor) -> Iterator[None]:
     """Attribute the account events recorded inside the block to ``actor``."""
     token = _actor.set(actor)
     try:
@@ -71,7 +72,8 @@ def recorded_elsewhere() -> Iterator[None]:
 def client_ip(request: HttpRequest) -> str | None:
     """The client's address: the peer, or behind GATEHOUSE_NUM_PROXIES proxies the N-th
     X-Forwarded-For entry from the right (DRF's rule, which axes uses too)."""
-    ident = BaseThrottle().get_ident(request)
+    # get_ident reads only request.META, which a plain Django request has as well.
+    ident = BaseThrottle().get_ident(request)  # type: ignore[arg-type]
     try:
         return str(ipaddress.ip_address(ident))
     except ValueError:
@@ -196,7 +198,7 @@ def password_check(
     if request is None:
         # Services called from code (demo data, tests) still count towards the account lock.
         request = HttpRequest()
-    request.gatehouse_own_audit = own_audit
+    request.gatehouse_own_audit = own_audit  # type: ignore[union-attr]  # read by LockoutHandler
     user = authenticate(request, username=username, password=password)
     if user is None and getattr(request, "axes_locked_out", False):
         raise locked_error(request, username)
@@ -307,7 +309,7 @@ def user_post_save(
         tokens_revoke_all(user=instance, reason="password changed")
 
 
-def tokens_revoke_all(*, user, reason: str) -> int:
+def tokens_revoke_all(*, user: Actor, reason: str) -> int:
     """Revoke every active token of ``user``, one audit event each; returns how many."""
     with transaction.atomic():
         now = timezone.now()

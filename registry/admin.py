@@ -3,6 +3,8 @@ lands in the audit log."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
@@ -85,7 +87,7 @@ class AuditedAdmin(admin.ModelAdmin):
         with accounts.recorded_elsewhere():
             super().save_related(request, form, formsets, change)
         obj = form.instance
-        inlines = []
+        inlines: list[dict[str, Any]] = []
         for formset in formsets:
             inlines += [{"added": str(o)} for o in formset.new_objects]
             inlines += [

@@ -195,7 +195,7 @@ def embedded_setup() -> bool:
     or in a local folder, nothing another person could be relying on."""
     if connection.vendor != "sqlite" or not settings.CELERY_BROKER_URL.startswith(LOCAL_BROKERS):
         return False
-    if connection.is_in_memory_db():
+    if connection.is_in_memory_db():  # type: ignore[attr-defined]  # SQLite's (vendor above)
         return True
     return Path(connection.settings_dict["NAME"]).resolve().is_relative_to(settings.DATA_DIR)
 

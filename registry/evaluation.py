@@ -13,11 +13,14 @@ import io
 import struct
 from collections import Counter
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .errors import InvalidInput
+
+if TYPE_CHECKING:
+    from .models import EvaluationDataset  # models import this module
 
 FIELD = "evaluation_data"
 
@@ -265,7 +268,7 @@ def validate_columns(frame: pd.DataFrame, columns: dict[str, Any]) -> ColumnRole
     return ColumnRoles(label, prediction, score, favorable, protected, features)
 
 
-def load_dataset_frame(dataset) -> pd.DataFrame:
+def load_dataset_frame(dataset: EvaluationDataset) -> pd.DataFrame:
     """Read a stored EvaluationDataset back into a DataFrame, checking its digest first."""
     with dataset.file.open("rb") as fh:
         digest, _ = sha256_of(fh)

@@ -9,12 +9,13 @@ about one model. The review and report rules live in ``reviews.permissions`` and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from django.db.models import Q
 
 from .errors import NotAllowed
 from .roles import Role, has_capability, roles_of
+from .types import Actor, AnyUser
 
 if TYPE_CHECKING:
     from .models import ApiToken, RegisteredModel, Team
@@ -27,7 +28,7 @@ def require(allowed: bool, message: str) -> None:
         raise NotAllowed(message)
 
 
-def is_service_account(user) -> bool:
+def is_service_account(user: AnyUser) -> TypeGuard[Actor]:
     """True for CI accounts, which act only through scoped tokens."""
     return hasattr(user, "service_account")
 
@@ -39,7 +40,7 @@ def is_admin(user) -> bool:
 
 def is_team_member(user, model: RegisteredModel) -> bool:
     """Whether the user belongs to the team that owns the model."""
-    return model.owner_team.members.filter(pk=user.pk).exists()
+    return user.pk is not None and model.owner_team.members.filter(pk=user.pk).exists()
 
 
 def token_covers(token: ApiToken | None, model: RegisteredModel) -> bool:
@@ -93,7 +94,9 @@ def person_sees_model(user, model: RegisteredModel) -> bool:
 # --- models and versions -------------------------------------------------------------------
 
 
-def can_register_version(user, model: RegisteredModel, token: ApiToken | None = None) -> bool:
+def can_register_version(
+    user: AnyUser, model: RegisteredModel, token: ApiToken | None = None
+) -> bool:
     """CI tokens scoped to the model, and ML engineers of the owning team (or admins)."""
     if is_service_account(user):
         return user.service_account.revoked_at is None and token_covers(token, model)
@@ -102,7 +105,7 @@ def can_register_version(user, model: RegisteredModel, token: ApiToken | None = 
     return has_capability(user, "can_register") and is_team_member(user, model)
 
 
-def can_manage_model(user, model: RegisteredModel) -> bool:
+def can_manage_model(user: AnyUser, model: RegisteredModel) -> bool:
     """Edit the model's description and objectives: its ML engineers, or admins."""
     if is_service_account(user):
         return False
@@ -117,10 +120,14 @@ def can_create_model(user, team: Team) -> bool:
         return False
     if is_admin(user):
         return True
-    return has_capability(user, "can_manage_models") and team.members.filter(pk=user.pk).exists()
+    return (
+        has_capability(user, "can_manage_models")
+        and user.pk is not None
+        and team.members.filter(pk=user.pk).exists()
+    )
 
 
-def can_set_risk_tier(user, model: RegisteredModel) -> bool:
+def can_set_risk_tier(user: AnyUser, model: RegisteredModel) -> bool:
     """Change a model's risk tier or its review policy: risk officers of the owning team, and
     admins. The team that builds the model never governs it (the tier picks its reviewers)."""
     if is_service_account(user):

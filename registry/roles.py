@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from .types import AnyUser
+
 
 class Role(models.TextChoices):
     """A role a person holds; each is a Django group of the same name."""
@@ -51,7 +53,7 @@ class Role(models.TextChoices):
         return self in (Role.AUDITOR, Role.ADMIN)
 
 
-def roles_of(user) -> frozenset[Role]:
+def roles_of(user: AnyUser) -> frozenset[Role]:
     """The roles a user holds, cached on the user object for the request."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
@@ -61,10 +63,10 @@ def roles_of(user) -> frozenset[Role]:
         cached = frozenset(role for role in Role if role.value in names)
         if user.is_superuser:
             cached |= {Role.ADMIN}
-        user._gatehouse_roles = cached
+        user._gatehouse_roles = cached  # type: ignore[attr-defined]  # cached for the request
     return cached
 
 
-def has_capability(user, capability: str) -> bool:
+def has_capability(user: AnyUser, capability: str) -> bool:
     """True when one of the user's roles carries ``capability`` (a Role property name)."""
     return any(getattr(role, capability) for role in roles_of(user))

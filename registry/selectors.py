@@ -7,14 +7,15 @@ from django.db.models import QuerySet
 from .errors import NotFound
 from .models import ApiToken, AuditEvent, ModelVersion, RegisteredModel
 from .roles import has_capability
+from .types import AnyUser
 
 
-def models_visible_to(user, token: ApiToken | None = None) -> QuerySet[RegisteredModel]:
+def models_visible_to(user: AnyUser, token: ApiToken | None = None) -> QuerySet[RegisteredModel]:
     """The models a user (or a CI token) may know exist."""
     return RegisteredModel.objects.visible_to(user, token).select_related("owner_team")
 
 
-def model_for_user(user, name: str, token: ApiToken | None = None) -> RegisteredModel:
+def model_for_user(user: AnyUser, name: str, token: ApiToken | None = None) -> RegisteredModel:
     """The named model, or NotFound for outsiders: never a hint that it exists."""
     try:
         return models_visible_to(user, token).get(name=name)
@@ -22,13 +23,13 @@ def model_for_user(user, name: str, token: ApiToken | None = None) -> Registered
         raise NotFound(f"No model named {name!r}.") from None
 
 
-def versions_visible_to(user, token: ApiToken | None = None) -> QuerySet[ModelVersion]:
+def versions_visible_to(user: AnyUser, token: ApiToken | None = None) -> QuerySet[ModelVersion]:
     """Versions of the models the user may see."""
     return ModelVersion.objects.filter(model__in=models_visible_to(user, token).values("pk"))
 
 
 def version_for_user(
-    user, model_name: str, version: str, token: ApiToken | None = None
+    user: AnyUser, model_name: str, version: str, token: ApiToken | None = None
 ) -> ModelVersion:
     """One version of a visible model, or NotFound."""
     model = model_for_user(user, model_name, token)
@@ -47,7 +48,7 @@ def model_versions(model: RegisteredModel) -> QuerySet[ModelVersion]:
     return model.versions.select_related("submitted_by", "evaluation_data")
 
 
-def audit_events_visible_to(user) -> QuerySet[AuditEvent]:
+def audit_events_visible_to(user: AnyUser) -> QuerySet[AuditEvent]:
     """Everything for auditors and admins; otherwise events about the user's visible models."""
     if has_capability(user, "sees_all_models"):
         return AuditEvent.objects.all()

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from . import accounts, evaluation, model_files, permissions
@@ -38,13 +39,16 @@ from .models import (
     ServiceAccount,
     Team,
 )
+from .types import Actor
 
 logger = logging.getLogger(__name__)
 
 MODEL_FIELDS = ("title", "description", "risk_tier", "intended_use")
 
 
-def validate_instance(instance, *, prefix: str = "", exclude: list[str] | None = None) -> None:
+def validate_instance(
+    instance: Model, *, prefix: str = "", exclude: list[str] | None = None
+) -> None:
     """Run model validation and turn failures into field-named InvalidInput."""
     try:
         instance.full_clean(exclude=exclude)
@@ -57,7 +61,7 @@ def validate_instance(instance, *, prefix: str = "", exclude: list[str] | None =
 
 
 def model_create(
-    *, actor, name: str, title: str, owner_team: Team, **fields: Any
+    *, actor: Actor, name: str, title: str, owner_team: Team, **fields: Any
 ) -> RegisteredModel:
     """Register a new model owned by a team."""
     permissions.require(
@@ -92,7 +96,7 @@ def model_create(
     return model
 
 
-def model_update(*, actor, model: RegisteredModel, **changes: Any) -> RegisteredModel:
+def model_update(*, actor: Actor, model: RegisteredModel, **changes: Any) -> RegisteredModel:
     """Change a model's descriptive fields (its team) or its risk tier (risk officers); the
     audit event records old and new values."""
     may_edit = permissions.can_manage_model(actor, model)
@@ -128,7 +132,12 @@ def model_update(*, actor, model: RegisteredModel, **changes: Any) -> Registered
 
 
 def objective_create(
-    *, actor, model: RegisteredModel, title: str, description: str = "", kpis: list[dict[str, Any]]
+    *,
+    actor: Actor,
+    model: RegisteredModel,
+    title: str,
+    description: str = "",
+    kpis: list[dict[str, Any]],
 ) -> Objective:
     """Add a business objective with its KPIs."""
     permissions.require(
@@ -201,7 +210,7 @@ def _existing_registration(
 
 def version_register(
     *,
-    actor,
+    actor: Actor,
     model: RegisteredModel,
     metadata: dict[str, Any],
     evaluation_file: IO[bytes],
@@ -386,8 +395,8 @@ class IssuedToken:
 
 def token_issue(
     *,
-    actor,
-    user,
+    actor: Actor | None,
+    user: Actor,
     name: str,
     models: list[RegisteredModel] | tuple = (),
     teams: list[Team] | tuple = (),
@@ -443,7 +452,7 @@ def _token_expiry(days: int | None, *, personal: bool) -> datetime | None:
     return timezone.now() + timedelta(days=days) if days else None
 
 
-def token_revoke(*, actor, token: ApiToken) -> ApiToken:
+def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
     """Revoke a token at once; revoking twice is harmless."""
     permissions.require(
         permissions.can_revoke_token(actor, token), "You may revoke only your own tokens."
@@ -480,13 +489,13 @@ def _account_name_check(name: str) -> None:
         _account_name_validator(name)
     except ValidationError as exc:
         raise InvalidInput.for_field("name", message) from exc
-    if len(name) > limit or not _PLAIN_START.match(name):
+    if (limit is not None and len(name) > limit) or not _PLAIN_START.match(name):
         raise InvalidInput.for_field("name", message)
 
 
 def ci_account_create(
     *,
-    actor,
+    actor: Actor | None,
     name: str,
     models: list[RegisteredModel] | tuple = (),
     teams: list[Team] | tuple = (),
@@ -518,7 +527,7 @@ def ci_account_create(
         return token_issue(actor=actor, user=user, name=f"{name} token", models=models, teams=teams)
 
 
-def ci_account_revoke(*, actor, account: ServiceAccount) -> ServiceAccount:
+def ci_account_revoke(*, actor: Actor | None, account: ServiceAccount) -> ServiceAccount:
     """Revoke a CI account and all its tokens."""
     with transaction.atomic():
         now = timezone.now()
@@ -536,7 +545,7 @@ def ci_account_revoke(*, actor, account: ServiceAccount) -> ServiceAccount:
     return account
 
 
-def team_create(*, actor, slug: str, name: str) -> Team:
+def team_create(*, actor: Actor | None, slug: str, name: str) -> Team:
     """Create a team; admins only."""
     permissions.require(permissions.can_create_team(actor), "Only admins create teams.")
     if not _PLAIN_START.match(slug):
@@ -551,7 +560,9 @@ def team_create(*, actor, slug: str, name: str) -> Team:
     return team
 
 
-def user_assign_roles(*, actor, user, roles: list[str], teams: list[Team] | tuple = ()) -> None:
+def user_assign_roles(
+    *, actor: Actor | None, user: Actor, roles: list[str], teams: list[Team] | tuple = ()
+) -> None:
     """Set a person's roles (groups) and add them to teams; used by admins and the demo."""
     with transaction.atomic():
         groups = list(Group.objects.filter(name__in=roles))

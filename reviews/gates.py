@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -120,7 +120,7 @@ def _standing(
     subject_sha: str,
     excluded: set[int],
     members: set[int],
-    now,
+    now: datetime,
 ) -> SignOffStanding:
     if signoff.policy_revision != policy.revision:
         return SignOffStanding(
@@ -157,7 +157,7 @@ def required_kinds(policy: ReviewPolicy) -> tuple[str, ...]:
     return kinds.required_kinds(policy_requires_explanations=policy.require_shap_report)
 
 
-def evaluate(version: ModelVersion, *, now=None) -> GateResult:
+def evaluate(version: ModelVersion, *, now: datetime | None = None) -> GateResult:
     """Evaluate every gate for ``version`` under its model's current policy."""
     now = now or timezone.now()
     policy = policy_current(version.model)
@@ -290,7 +290,7 @@ def _fairness_check(
     report = reports.get(ReportKind.FAIRNESS)
     if report is None or report.status != ReportStatus.SUCCEEDED:
         return Check("fairness", name, False, "no fairness result yet")
-    verdict = report.result.get("verdict")
+    verdict = (report.result or {}).get("verdict")
     if verdict == "pass":
         return Check("fairness", name, True, "pass", {"verdict": verdict})
     if verdict == "fail":
@@ -326,7 +326,7 @@ def _kpi_check(policy: ReviewPolicy, reports: dict[str, Report]) -> Check:
     report = reports.get(ReportKind.KPI)
     if report is None or report.status != ReportStatus.SUCCEEDED:
         return Check("kpis", name, False, "no KPI measurements yet")
-    summary = report.result["summary"]
+    summary = (report.result or {})["summary"]
     if summary["blocking_all_met"]:
         return Check("kpis", name, True, "every blocking KPI meets its target")
     return Check(

@@ -9,7 +9,7 @@ from django.db import models
 from registry.models import ModelVersion, RegisteredModel, RiskTier
 
 # Approvals each risk tier needs by default: role -> how many distinct people.
-DEFAULT_APPROVALS = {
+DEFAULT_APPROVALS: dict[str, dict[str, int]] = {
     RiskTier.HIGH: {"reviewer": 1, "risk_officer": 1},
     RiskTier.LIMITED: {"reviewer": 1},
     RiskTier.MINIMAL: {"reviewer": 1},

@@ -14,18 +14,19 @@ from django.utils import timezone
 
 from registry import accounts
 from registry.audit.record import audit_record
-from registry.errors import Conflict, InvalidInput, Locked
+from registry.errors import Conflict, DomainError, InvalidInput, Locked
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.permissions import can_view_model, person_sees_model, require
 from registry.roles import Role
 from registry.services import validate_instance
+from registry.types import Actor
 
 from . import gates
 from . import permissions as rules
 from .models import Decision, ProductionEvent, ReviewPolicy, ReviewRequest, SignOff
 from .policies import policy_current
 
-MEANINGS = {
+MEANINGS: dict[str, str] = {
     Decision.APPROVED: "I have reviewed this version and its reports and approve it for production.",
     Decision.REJECTED: "I have reviewed this version and reject it.",
     Decision.CHANGES_REQUESTED: "I have reviewed this version and request changes before approval.",
@@ -41,7 +42,9 @@ def _lock_version(version: ModelVersion) -> ModelVersion:
     )
 
 
-def _set_status(version: ModelVersion, status: str, *, actor=None, **payload) -> None:
+def _set_status(
+    version: ModelVersion, status: str, *, actor: Actor | None = None, **payload: Any
+) -> None:
     """Change a version's status; with an actor, also record ``version.<status>``."""
     ModelVersion.objects.filter(pk=version.pk).update(
         status=status, status_changed_at=timezone.now()
@@ -85,7 +88,7 @@ def review_request(*, actor, version: ModelVersion, note: str = "") -> ReviewReq
     return request
 
 
-def _policy_saved(model: RegisteredModel, actor) -> ReviewPolicy:
+def _policy_saved(model: RegisteredModel, actor: Actor) -> ReviewPolicy:
     """The current policy, saving the tier defaults as revision 1 the first time."""
     policy = policy_current(model)
     if policy.pk is None:
@@ -119,12 +122,13 @@ def _signing_role(actor, decision: str, role: str | None) -> str:
 
 
 def _signature_reauthenticate(
-    *, actor, version: ModelVersion, password: str, request: HttpRequest | None
+    *, actor: Actor, version: ModelVersion, password: str, request: HttpRequest | None
 ) -> None:
     """Check the signer's password through the login lockout: a locked account cannot sign,
     and each failure counts towards the lock and is audited (committed before refusing)."""
     request = getattr(request, "_request", request) or HttpRequest()
     reason = "wrong password"
+    refusal: DomainError
     try:
         user = accounts.password_check(
             request, username=actor.get_username(), password=password, own_audit=True
@@ -150,7 +154,7 @@ def _signature_reauthenticate(
 
 def signoff_record(
     *,
-    actor,
+    actor: Actor,
     version: ModelVersion,
     decision: str,
     password: str,
@@ -202,7 +206,7 @@ def signoff_record(
         if decision == Decision.FAIRNESS_OVERRIDE:
             fairness = subject["reports"].get("fairness")
             verdict = (
-                version.reports.get(pk=fairness["id"]).result.get("verdict")
+                (version.reports.get(pk=fairness["id"]).result or {}).get("verdict")
                 if fairness and fairness["result_sha256"]
                 else None
             )
@@ -245,7 +249,7 @@ def signoff_record(
     return signoff
 
 
-def _after_signoff(actor, version: ModelVersion, decision: str) -> None:
+def _after_signoff(actor: Actor, version: ModelVersion, decision: str) -> None:
     """A rejection ends the review; the last required approval marks the version approved."""
     if decision == Decision.REJECTED:
         _set_status(version, VersionStatus.REJECTED, actor=actor)
@@ -264,7 +268,7 @@ def _require_promoter(actor, version: ModelVersion, allowed) -> None:
 
 
 def _switch_production(
-    *, actor, version: ModelVersion, action: str, reason: str, result: gates.GateResult
+    *, actor: Actor, version: ModelVersion, action: str, reason: str, result: gates.GateResult
 ) -> ProductionEvent:
     model = version.model
     current = model.versions.filter(status=VersionStatus.PRODUCTION).first()
@@ -312,7 +316,7 @@ def _switch_production(
 
 def _gated_switch(
     *,
-    actor,
+    actor: Actor,
     version: ModelVersion,
     action: str,
     reason: str,
@@ -356,7 +360,7 @@ def _gated_switch(
 
 
 def version_promote(
-    *, actor, version: ModelVersion, replaces: str, reason: str = ""
+    *, actor: Actor, version: ModelVersion, replaces: str, reason: str = ""
 ) -> ProductionEvent:
     """Put an approved version in production; the previous one is archived. All gates must pass."""
     return _gated_switch(
@@ -371,7 +375,7 @@ def version_promote(
 
 
 def version_rollback(
-    *, actor, version: ModelVersion, reason: str, replaces: str
+    *, actor: Actor, version: ModelVersion, reason: str, replaces: str
 ) -> ProductionEvent:
     """Return an archived, once-production version to production, if its approvals and
     reports still hold under the current policy; otherwise it needs a new review."""
@@ -401,7 +405,7 @@ POLICY_FIELDS = (
 )
 
 
-def policy_update(*, actor, model: RegisteredModel, **changes: Any) -> ReviewPolicy:
+def policy_update(*, actor: Actor, model: RegisteredModel, **changes: Any) -> ReviewPolicy:
     """Save a new revision of the model's review policy; approvals under older ones lapse."""
     require(
         rules.can_change_policy(actor, model),

@@ -304,7 +304,7 @@ def _check_events(
         seq = row["seq"] if row is not None and ok_csv else event.get("seq")
         if not ok_jsonl:
             where = f"{EVENTS_JSONL} event #{seq}"
-            if ok_csv and differ:
+            if row is not None and ok_csv and differ:
                 for name in differ:
                     out.fail(
                         where,
@@ -381,16 +381,16 @@ def _check_chain(
         out.fail(CHAIN, f"ends at #{tail.get('seq')}, not at the manifest's last event")
     for event in jsonl:
         seq = event.get("seq")
-        link = by_seq.get(seq) if isinstance(seq, int) else None
+        found = by_seq.get(seq) if isinstance(seq, int) else None
         where = f"{EVENTS_JSONL} event #{seq}"
-        if link is None:
+        if found is None:
             out.fail(where, "not in the chain range of the bundle")
-        elif (link.get("prev_hash"), link.get("hash")) != (
+        elif (found.get("prev_hash"), found.get("hash")) != (
             event.get("prev_hash"),
             event.get("hash"),
         ):
             out.fail(where, f"its hashes differ from the chain's at #{seq}")
-        elif link.get("included") is not True:
+        elif found.get("included") is not True:
             out.fail(where, f"the chain does not list #{seq} as included")
     present = {event.get("seq") for event in jsonl}
     for link in chain:
@@ -411,7 +411,9 @@ def _check_head(audit: dict[str, Any], out: Verification) -> None:
         return
     seq = head.get("seq") if isinstance(head, dict) else None
     digest = head.get("hash") if isinstance(head, dict) else None
-    last = audit.get("last") if isinstance(audit.get("last"), dict) else {}
+    last = audit.get("last")
+    if not isinstance(last, dict):
+        last = {}
     if (
         type(seq) is not int
         or not isinstance(digest, str)

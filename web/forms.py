@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 from django import forms
 
 from reviews.models import Decision
@@ -27,9 +30,10 @@ class SignOffForm(forms.Form):
         help_text="Re-enter your password to sign electronically.",
     )
 
-    def __init__(self, *args, roles: list[tuple[str, str]] = (), **kwargs) -> None:
+    def __init__(self, *args, roles: Sequence[tuple[str, str]] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [("", "(my review role)"), *roles]
+        role = cast(forms.ChoiceField, self.fields["role"])
+        role.choices = [("", "(my review role)"), *roles]
 
 
 class ProductionGuardForm(forms.Form):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.urls import reverse
 from rest_framework import serializers
 
 from registry.api.serializers import MAX_FIELD_BYTES, MaxJSONBytes
 
 from ..models import Report, ReportFile, ReportKind
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class ReportFileOutput(serializers.ModelSerializer):
@@ -30,7 +35,7 @@ class ReportSummaryOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Report
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "kind",
             "status",
@@ -53,7 +58,7 @@ class ReportSummaryOutput(serializers.ModelSerializer):
 
 class ReportOutput(ReportSummaryOutput):
     files = ReportFileOutput(many=True, read_only=True)
-    requested_by = serializers.SlugRelatedField(
+    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True, help_text="Null for the system"
     )
 

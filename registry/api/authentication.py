@@ -34,7 +34,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         )
         if token is None or token.revoked_at is not None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        if token.is_expired:
+        if token.expires_at is not None and token.is_expired:
             raise exceptions.AuthenticationFailed(
                 f"This token expired at {token.expires_at.isoformat(timespec='seconds')}; "
                 "create a new one."

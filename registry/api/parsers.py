@@ -136,7 +136,8 @@ class JSONParser(parsers.BaseParser):
         raw = stream.read(limit + 1) if limit is not None else stream.read()
         if limit is not None and len(raw) > limit:
             raise _too_big("")
-        encoding = parsers.get_encoding(parser_context or {})
+        # get_encoding is new in DRF 3.18; its stubs (3.18.1) do not list it yet.
+        encoding = parsers.get_encoding(parser_context or {})  # type: ignore[attr-defined]
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:

@@ -20,7 +20,8 @@ class ErrorOutput(serializers.Serializer):
 
     detail = serializers.CharField(help_text="What went wrong, in one sentence")
     code = serializers.CharField(help_text="Machine-readable: invalid, forbidden, not_found, ...")
-    errors = serializers.DictField(
+    # The body's field is named "errors"; it shadows the stubs' Serializer.errors.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages by dotted field path (`metadata.columns.label`); may be empty",
     )

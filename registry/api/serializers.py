@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 from rest_framework import serializers
@@ -19,12 +19,19 @@ from ..models import (
 )
 from .parsers import TooDeep, loads_bounded
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from ..models import Team
+
 # --- models --------------------------------------------------------------------------------
 
 
 class ModelOutput(serializers.ModelSerializer):
-    owner_team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(
+    owner_team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
     url = serializers.SerializerMethodField()
@@ -117,7 +124,8 @@ class ProtectedAttributeInput(serializers.Serializer):
 
 
 class ColumnsInput(serializers.Serializer):
-    label = serializers.CharField()
+    # The API's field is named "label"; it shadows the stubs' Field.label (its display name).
+    label = serializers.CharField()  # type: ignore[assignment]
     prediction = serializers.CharField()
     score = serializers.CharField(required=False, allow_blank=True, default="")
     favorable_label = serializers.JSONField()
@@ -150,11 +158,10 @@ class MaxJSONBytes:
             )
 
 
-def _numbers_only(value: dict[str, Any]) -> dict[str, Any]:
+def _numbers_only(value: dict[str, Any]) -> None:
     bad = [k for k, v in value.items() if isinstance(v, bool) or not isinstance(v, int | float)]
     if bad:
         raise serializers.ValidationError(f"Metric values must be numbers: {', '.join(bad)}.")
-    return value
 
 
 class VersionMetadataInput(serializers.Serializer):
@@ -226,8 +233,12 @@ class VersionRegisterInput(serializers.Serializer):
 
 
 class VersionOutput(serializers.ModelSerializer):
-    model = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    submitted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    model: serializers.SlugRelatedField[RegisteredModel] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True
+    )
+    submitted_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     evaluation_data = serializers.SerializerMethodField()
     model_file = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()

@@ -19,7 +19,7 @@ from .pagination import Pages
 def paginated(request, view: APIView, queryset, serializer_class) -> Response:
     """One page of ``queryset`` rendered with ``serializer_class``, by the view's
     ``pagination_class`` (which is also how the schema learns the page shape)."""
-    paginator = view.pagination_class()
+    paginator = view.pagination_class()  # type: ignore[attr-defined]  # set by each list view
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 

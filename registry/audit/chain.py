@@ -218,7 +218,7 @@ def _utc_text(text: str) -> str:
 
 # PostgreSQL formats created_at in exactly the hashed text form.
 _PG_UTC_TEXT = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-_scan_json = json.JSONDecoder().scan_once
+_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
 
 
 def _parse_json(text: str) -> Any:

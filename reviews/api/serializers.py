@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 
@@ -10,6 +10,9 @@ from registry.roles import Role
 
 from ..models import Decision, ProductionEvent, ReviewPolicy, ReviewRequest
 from ..selectors import TimelineEntry
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 SIGNING_ROLES = [(role.value, role.label) for role in Role if role.can_sign_off]
 
@@ -27,7 +30,9 @@ class ReviewRequestOutput(serializers.ModelSerializer):
     status = serializers.CharField(
         source="version.status", read_only=True, help_text="The version's status now"
     )
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ReviewRequest
@@ -155,7 +160,9 @@ class ProductionEventOutput(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
     version = serializers.CharField(source="version.version")
     replaced = serializers.SerializerMethodField(help_text="The version it replaced, if any")
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     approvals = serializers.ListField(child=serializers.DictField())
 
     class Meta:
@@ -212,7 +219,7 @@ class TimelineQuery(serializers.Serializer):
 
 class ReviewPolicyOutput(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
-    created_by = serializers.SlugRelatedField(
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username",
         read_only=True,
         allow_null=True,

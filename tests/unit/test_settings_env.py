@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from gatehouse.env import env_bool, env_float, env_int, env_list, env_str
+from gatehouse.env import (
+    env_bool,
+    env_cache_url,
+    env_db_url,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    env_str,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = "GATEHOUSE_TEST_SETTING"
@@ -145,3 +154,89 @@ def test_a_negative_proxy_count_stops_start_up(tmp_path):
 
     assert result.returncode != 0
     assert "GATEHOUSE_NUM_PROXIES='-1'" in result.stderr
+
+
+def test_db_url_reads_known_schemes_and_defaults_when_unset_or_empty(monkeypatch):
+    monkeypatch.delenv(VAR, raising=False)
+    assert (
+        env_db_url(VAR, default="sqlite:////srv/gatehouse/a.sqlite3")["NAME"]
+        == "/srv/gatehouse/a.sqlite3"
+    )
+    monkeypatch.setenv(VAR, "")
+    assert (
+        env_db_url(VAR, default="sqlite:////srv/gatehouse/a.sqlite3")["NAME"]
+        == "/srv/gatehouse/a.sqlite3"
+    )
+    monkeypatch.setenv(VAR, "postgres://gh@127.0.0.1:5432/gatehouse")
+    config = env_db_url(VAR, default="sqlite:////srv/gatehouse/a.sqlite3")
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["USER"], config["HOST"], config["NAME"]) == ("gh", "127.0.0.1", "gatehouse")
+
+
+@pytest.mark.parametrize("value", ["postgress://gh:s3cret@db/gatehouse", "gatehouse.sqlite3"])
+def test_db_url_refuses_an_unknown_scheme_without_showing_the_password(monkeypatch, value):
+    monkeypatch.setenv(VAR, value)
+
+    with pytest.raises(ImproperlyConfigured, match=rf"{VAR} is not a database URL") as raised:
+        env_db_url(VAR, default="sqlite:////srv/gatehouse/a.sqlite3")
+
+    assert "s3cret" not in str(raised.value)
+
+
+def test_cache_url_reads_known_schemes_and_refuses_others_naming_the_variable(monkeypatch):
+    monkeypatch.setenv(VAR, "")
+    assert env_cache_url(VAR, default="dbcache://gatehouse_cache")["LOCATION"] == "gatehouse_cache"
+    monkeypatch.setenv(VAR, "redis://127.0.0.1:6379/3")
+    assert env_cache_url(VAR, default="dbcache://x")["LOCATION"] == "redis://127.0.0.1:6379/3"
+
+    monkeypatch.setenv(VAR, "bogus://cache")
+    with pytest.raises(ImproperlyConfigured, match=rf"{VAR} is not a cache URL \(scheme 'bogus'\)"):
+        env_cache_url(VAR, default="dbcache://x")
+
+
+def test_a_misspelt_database_url_stops_start_up_naming_the_variable(tmp_path):
+    # Before, django-environ passed "postgress" on as the engine name and start-up went on.
+    result = start_django(tmp_path, DATABASE_URL="postgress://gh:s3cret@db/gatehouse")
+
+    assert result.returncode != 0
+    assert "DATABASE_URL is not a database URL" in result.stderr
+    assert "s3cret" not in result.stderr
+
+
+def test_an_empty_database_url_means_the_default(tmp_path):
+    # Before, an empty DATABASE_URL parsed to {} and settings failed on a KeyError.
+    result = start_django(tmp_path, DATABASE_URL="")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_bad_cache_url_stops_start_up_naming_the_variable(tmp_path):
+    result = start_django(tmp_path, GATEHOUSE_CACHE_URL="bogus://cache")
+
+    assert result.returncode != 0
+    assert "GATEHOUSE_CACHE_URL is not a cache URL" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["20/min", "5/s", "100/hour", "1000/day", "3/minutes", " 7/m "])
+def test_rate_accepts_what_drf_throttles_read(monkeypatch, value):
+    monkeypatch.setenv(VAR, value)
+
+    assert env_rate(VAR, default="1/s") == value.strip()
+
+
+@pytest.mark.parametrize(
+    "value", ["20 per minute", "20/month", "20/Min", "twenty/min", "20", "/min"]
+)
+def test_rate_refuses_what_drf_would_misread_or_fail_on(monkeypatch, value):
+    monkeypatch.setenv(VAR, value)
+
+    with pytest.raises(ImproperlyConfigured, match=rf"{VAR}=.*e\.g\. 20/min"):
+        env_rate(VAR, default="1/s")
+
+
+def test_a_bad_token_rate_stops_start_up(tmp_path):
+    # Before, the rate was read as text and every POST /api/v1/auth/token/ failed with a 500.
+    result = start_django(tmp_path, GATEHOUSE_AUTH_RATE="20 per minute")
+
+    assert result.returncode != 0
+    assert "GATEHOUSE_AUTH_RATE='20 per minute'" in result.stderr

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from registry.permissions import can_export_audit
+from registry.types import AnyUser
 
 register = template.Library()
 
@@ -35,6 +36,6 @@ def kpi_status(value: str) -> str:
 
 
 @register.filter
-def can_export(user) -> bool:
+def can_export(user: AnyUser) -> bool:
     """Whether the user may export audit trails and bundles: auditors and admins."""
     return can_export_audit(user)

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,6 +22,7 @@ from registry.audit.filters import AuditFilterForm
 from registry.audit.selectors import action_choices, audit_page, chain_head, recent_values
 from registry.models import AuditEvent
 from registry.permissions import can_export_audit, can_verify_chain
+from registry.types import SignedInRequest
 
 PAYLOAD_PREVIEW = 120
 
@@ -44,7 +45,7 @@ def _link(query: dict[str, str], **cursor: int) -> str:
 
 @login_required
 @require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: SignedInRequest) -> HttpResponse:
     """Events of the models the user may see (everything for auditors), newest first."""
     visible = selectors.audit_events_visible_to(request.user)
     form = AuditFilterForm(request.GET)
@@ -85,13 +86,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def audit_verify_now(request: HttpRequest) -> HttpResponse:
+def audit_verify_now(request: SignedInRequest) -> HttpResponse:
     """Walk the whole chain now (auditors and admins); the check is itself recorded."""
     if not can_verify_chain(request.user):
         raise PermissionDenied(services.VERIFY_REFUSED)
     result = services.audit_chain_verify(actor=request.user)
     report = result.report
-    if report.ok:
+    if report.first_break is None:
         messages.success(
             request,
             f"Chain verified: {report.checked:,} events intact up to #{report.last_seq} "
@@ -110,7 +111,7 @@ def audit_verify_now(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
+def audit_export(request: SignedInRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
     """The filtered trail as CSV or JSONL, streamed; the export is on record before row one."""
     if not can_export_audit(request.user):
         raise PermissionDenied(services.EXPORT_REFUSED)
@@ -124,7 +125,7 @@ def audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def audit_head(request: HttpRequest) -> JsonResponse:
+def audit_head(request: SignedInRequest) -> JsonResponse:
     """The chain head as a JSON file to keep (auditors and admins): ``audit_verify --anchor``
     later fails if the chain no longer holds it."""
     if not can_verify_chain(request.user):

@@ -15,6 +15,7 @@ from registry import services
 from registry.accounts import LockoutMessageMixin
 from registry.errors import DomainError
 from registry.models import ApiToken
+from registry.types import SignedInRequest
 
 
 class LoginForm(LockoutMessageMixin, AuthenticationForm):
@@ -39,7 +40,7 @@ class LoginView(auth_views.LoginView):
 TOKEN_DAY_CHOICES = (7, 30, 90, 180, 365)
 
 
-def _token_context(request: HttpRequest, **extra) -> dict:
+def _token_context(request: SignedInRequest, **extra) -> dict:
     limit = settings.GATEHOUSE_TOKEN_DAYS
     choices = [d for d in TOKEN_DAY_CHOICES if not limit or d <= limit]
     if limit and limit not in choices:
@@ -60,7 +61,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
+def token_create(request: SignedInRequest) -> HttpResponse:
     """Issue a personal token and show its secret once."""
     name = request.POST.get("name", "").strip() or "Personal token"
     raw_days = request.POST.get("days", "").strip()
@@ -83,7 +84,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
     """Revoke one of the user's own tokens."""
     token = ApiToken.objects.filter(user=request.user, pk=pk).first()
     if token is None:

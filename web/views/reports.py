@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 
 from explain import selectors
 from explain.models import ReportFile
 from registry.selectors import version_for_user
+from registry.types import SignedInRequest
 
 
 @login_required
 def report_file(
-    request: HttpRequest, name: str, version: str, report_id: int, file_name: str
-) -> HttpResponse:
+    request: SignedInRequest, name: str, version: str, report_id: int, file_name: str
+) -> FileResponse:
     """Serve a report's plot to people who may see the model."""
     obj = version_for_user(request.user, name, version)
     stored = ReportFile.objects.filter(
@@ -28,7 +29,7 @@ def report_file(
 
 
 @login_required
-def report_status(request: HttpRequest, name: str, version: str) -> JsonResponse:
+def report_status(request: SignedInRequest, name: str, version: str) -> JsonResponse:
     """Status and progress of a version's reports, polled by the version page."""
     obj = version_for_user(request.user, name, version)
     reports = [

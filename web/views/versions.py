@@ -14,6 +14,7 @@ from explain import services as explain_services
 from registry.errors import DomainError
 from registry.models import ModelVersion
 from registry.selectors import version_for_user
+from registry.types import SignedInRequest
 from reviews import bundles, services
 from reviews.models import Decision
 from reviews.permissions import signing_roles
@@ -27,7 +28,7 @@ def _signing_roles(user) -> list[tuple[str, str]]:
 
 
 def _render_version(
-    request: HttpRequest, version: ModelVersion, *, status: int = 200, **forms
+    request: SignedInRequest, version: ModelVersion, *, status: int = 200, **forms
 ) -> HttpResponse:
     context = pages.version_page(version, request.user)
     context.setdefault("forms", {})
@@ -43,13 +44,13 @@ def _render_version(
 
 
 @login_required
-def version_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def version_detail(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     """Everything a reviewer needs about one version, and the actions they may take."""
     return _render_version(request, version_for_user(request.user, name, version))
 
 
 def _act(
-    request: HttpRequest, version: ModelVersion, form_name: str, form, action, success: str
+    request: SignedInRequest, version: ModelVersion, form_name: str, form, action, success: str
 ) -> HttpResponse:
     """Run a service with a valid form; domain refusals become errors on the form's fields."""
     if form.is_valid():
@@ -75,7 +76,7 @@ def _act(
 
 @login_required
 @require_POST
-def request_review(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def request_review(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = ReviewRequestForm(request.POST)
     return _act(
@@ -90,7 +91,7 @@ def request_review(request: HttpRequest, name: str, version: str) -> HttpRespons
 
 @login_required
 @require_POST
-def sign_off(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def sign_off(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = SignOffForm(request.POST, roles=_signing_roles(request.user))
     decision_label = dict(Decision.choices).get(request.POST.get("decision", ""), "Decision")
@@ -114,7 +115,7 @@ def sign_off(request: HttpRequest, name: str, version: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def promote(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def promote(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = PromoteForm(request.POST)
     return _act(
@@ -131,7 +132,7 @@ def promote(request: HttpRequest, name: str, version: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def rollback(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def rollback(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = RollbackForm(request.POST)
     return _act(
@@ -148,7 +149,7 @@ def rollback(request: HttpRequest, name: str, version: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def explain_row(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def explain_row(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = ExplainRowForm(request.POST)
     return _act(

@@ -54,7 +54,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         report = audit_verify()
         elapsed = time.perf_counter() - started
-        if not report.ok:
+        if report.first_break is not None:
             brk = report.first_break
             raise CommandError(
                 f"Audit chain BROKEN at event #{brk.seq}: {brk.reason}. "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
@@ -65,7 +66,7 @@ def _digest(storage, name: str) -> tuple[str, int]:
 
 def files_check(tracked: Tracked) -> tuple[int, list[Problem]]:
     """Hash each file of one field; returns how many rows were checked and the problems."""
-    field = tracked.model._meta.get_field(tracked.file)
+    field = cast(models.FileField, tracked.model._meta.get_field(tracked.file))
     columns = ["pk", tracked.file, tracked.sha256] + ([tracked.size] if tracked.size else [])
     rows = tracked.model._default_manager.values_list(*columns).order_by("pk")
     checked, problems = 0, []
