@@ -1,8 +1,8 @@
 """Every report kind declared once: its runner, params, engines and what it counts for.
 
-Services, gates, bundles and pages read ``KINDS`` instead of keeping their own lists, so a new
-kind is one entry here plus its runner. ``ReportKind`` keeps the stored values and labels (the
-migrations name them); a test checks that it and ``KINDS`` agree.
+Services, gates, bundles, the API's choices and the pages read ``KINDS`` instead of keeping their
+own lists, so a new kind is one entry here plus its runner: no migration (``Report.kind`` stores
+the key; the services refuse one not declared here), no list to extend elsewhere.
 """
 
 from __future__ import annotations
@@ -16,10 +16,18 @@ from registry.models import ModelVersion
 
 from . import runners
 from .engines import fairness
-from .models import Report, ReportKind
+from .models import Report
 
 Runner = Callable[[ModelVersion, dict[str, Any], runners.Progress], runners.RunOutput]
 ParamRule = Callable[[Any, ModelVersion], str | None]
+
+# Keys of the kinds that code names one by one (the gates' fairness and KPI checks, the pages
+# and the bundle that show each kind's result their own way). A new kind needs none.
+FAIRNESS = "fairness"
+PERFORMANCE = "performance"
+KPI = "kpi"
+SHAP = "shap"
+LIME = "lime"
 
 # Libraries every kind's numbers depend on.
 BASE_ENGINES = ("numpy", "pandas", "scikit-learn")
@@ -97,7 +105,7 @@ KINDS: dict[str, KindSpec] = {
     spec.key: spec
     for spec in (
         KindSpec(
-            key=ReportKind.FAIRNESS,
+            key=FAIRNESS,
             label="Fairness",
             runner=runners.run_fairness,
             default_params=runners.fairness_defaults,
@@ -113,7 +121,7 @@ KINDS: dict[str, KindSpec] = {
             current_params=("policy",),
         ),
         KindSpec(
-            key=ReportKind.PERFORMANCE,
+            key=PERFORMANCE,
             label="Performance",
             runner=runners.run_performance,
             automatic=True,
@@ -121,7 +129,7 @@ KINDS: dict[str, KindSpec] = {
             required=True,
         ),
         KindSpec(
-            key=ReportKind.KPI,
+            key=KPI,
             label="KPI measurements",
             runner=runners.run_kpi,
             default_params=runners.kpi_defaults,
@@ -133,7 +141,7 @@ KINDS: dict[str, KindSpec] = {
             current_params=("policy", "kpis"),
         ),
         KindSpec(
-            key=ReportKind.SHAP,
+            key=SHAP,
             label="SHAP (global explanations)",
             runner=runners.run_shap,
             default_params=runners.shap_defaults,
@@ -150,7 +158,7 @@ KINDS: dict[str, KindSpec] = {
             policy_can_require=True,
         ),
         KindSpec(
-            key=ReportKind.LIME,
+            key=LIME,
             label="LIME (local explanations)",
             runner=runners.run_lime,
             default_params=runners.lime_defaults,
@@ -169,6 +177,16 @@ KINDS: dict[str, KindSpec] = {
         ),
     )
 }
+
+
+def choices() -> list[tuple[str, str]]:
+    """(key, label) of every kind, in declaration order: the API's choices."""
+    return [(key, kind.label) for key, kind in KINDS.items()]
+
+
+def label(kind: str) -> str:
+    """A kind's label; the key itself for a kind no longer declared."""
+    return KINDS[kind].label if kind in KINDS else kind
 
 
 def spec(kind: str) -> KindSpec:

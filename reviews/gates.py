@@ -14,7 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from explain import kinds
-from explain.models import Report, ReportKind, ReportStatus
+from explain.models import Report, ReportStatus
 from explain.selectors import latest_reports
 from registry.audit.chain import canonical_json
 from registry.models import ModelVersion, VersionStatus
@@ -287,7 +287,7 @@ def _fairness_check(
     name = "Fairness verdict"
     if not policy.require_fairness_not_failed:
         return Check("fairness", name, True, "not required by the policy")
-    report = reports.get(ReportKind.FAIRNESS)
+    report = reports.get(kinds.FAIRNESS)
     if report is None or report.status != ReportStatus.SUCCEEDED:
         return Check("fairness", name, False, "no fairness result yet")
     verdict = (report.result or {}).get("verdict")
@@ -323,7 +323,7 @@ def _kpi_check(policy: ReviewPolicy, reports: dict[str, Report]) -> Check:
     name = "Blocking KPIs met"
     if not policy.require_blocking_kpis_met:
         return Check("kpis", name, True, "not required by the policy")
-    report = reports.get(ReportKind.KPI)
+    report = reports.get(kinds.KPI)
     if report is None or report.status != ReportStatus.SUCCEEDED:
         return Check("kpis", name, False, "no KPI measurements yet")
     summary = (report.result or {})["summary"]

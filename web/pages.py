@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from explain.models import Report, ReportKind, ReportStatus
+from explain import kinds
+from explain.models import Report, ReportStatus
 from explain.presenters import fairness_sections, lime_rows
 from explain.selectors import latest_of_each_kind
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
@@ -18,9 +19,9 @@ from reviews.selectors import timeline
 
 
 def _verdicts(latest: dict[str, Report]) -> dict[str, Any]:
-    fairness = latest.get(ReportKind.FAIRNESS)
-    kpi = latest.get(ReportKind.KPI)
-    perf = latest.get(ReportKind.PERFORMANCE)
+    fairness = latest.get(kinds.FAIRNESS)
+    kpi = latest.get(kinds.KPI)
+    perf = latest.get(kinds.PERFORMANCE)
     done = ReportStatus.SUCCEEDED
     return {
         "fairness": fairness.result.get("verdict")
@@ -184,7 +185,7 @@ def version_page(version: ModelVersion, user) -> dict[str, Any]:
         .values_list("version", flat=True)
         .first()
     )
-    fairness = result(ReportKind.FAIRNESS)
+    fairness = result(kinds.FAIRNESS)
     return {
         "model": version.model,
         "version": version,
@@ -195,17 +196,17 @@ def version_page(version: ModelVersion, user) -> dict[str, Any]:
         "live": any(not r.is_done for r in reports),
         "fairness": fairness,
         "fairness_sections": fairness_sections(fairness) if fairness else [],
-        "performance": result(ReportKind.PERFORMANCE),
-        "kpi": result(ReportKind.KPI),
-        "shap": result(ReportKind.SHAP),
-        "shap_files": {f.name: f for f in latest[ReportKind.SHAP].files.all()}
-        if ReportKind.SHAP in latest
+        "performance": result(kinds.PERFORMANCE),
+        "kpi": result(kinds.KPI),
+        "shap": result(kinds.SHAP),
+        "shap_files": {f.name: f for f in latest[kinds.SHAP].files.all()}
+        if kinds.SHAP in latest
         else {},
-        "lime_rows": lime_rows(result(ReportKind.LIME)) if result(ReportKind.LIME) else [],
+        "lime_rows": lime_rows(result(kinds.LIME)) if result(kinds.LIME) else [],
         "row_explanations": [
             {"report": r, "rows": lime_rows(r.result) if r.status == done else []}
             for r in reports
-            if r.kind == ReportKind.LIME and r.params.get("rows")
+            if r.kind == kinds.LIME and r.params.get("rows")
         ],
         "gates": result_gates,
         "signoffs": result_gates.standings[::-1],

@@ -9,7 +9,8 @@ from rest_framework import serializers
 
 from registry.api.serializers import MAX_FIELD_BYTES, MaxJSONBytes
 
-from ..models import Report, ReportFile, ReportKind
+from .. import kinds
+from ..models import Report, ReportFile
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -75,7 +76,7 @@ class ReportOutput(ReportSummaryOutput):
 
 
 class ReportRequestInput(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=ReportKind.choices)
+    kind = serializers.ChoiceField(choices=kinds.choices())
     params = serializers.DictField(
         required=False, default=dict, validators=[MaxJSONBytes(MAX_FIELD_BYTES["params"])]
     )

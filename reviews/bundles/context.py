@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from explain.models import Report, ReportKind, ReportStatus
+from explain import kinds
+from explain.models import Report, ReportStatus
 from explain.presenters import fairness_sections
 from explain.selectors import latest_reports
 from registry.audit.record import actor_label
@@ -54,12 +55,12 @@ def _limitations(
     done = ReportStatus.SUCCEEDED
     result = {kind: r.result for kind, r in latest.items() if r.status == done and r.result}
     items: list[str] = []
-    fairness = result.get(ReportKind.FAIRNESS)
+    fairness = result.get(kinds.FAIRNESS)
     if fairness:
         if fairness.get("verdict") != "pass":
             items.append(f"The fairness verdict is {fairness.get('verdict')}.")
         items += [f"Fairness: {warning}" for warning in fairness.get("warnings", [])]
-    for row in (result.get(ReportKind.KPI) or {}).get("kpis", []):
+    for row in (result.get(kinds.KPI) or {}).get("kpis", []):
         if row.get("status") == "missing":
             items.append(
                 f"KPI {row['metric_key']} has no value: nothing computes it and CI did not "
@@ -70,7 +71,7 @@ def _limitations(
                 f"KPI {row['metric_key']} is not met: {row.get('value'):.4g} against "
                 f"{row['comparator']} {row['target']:g}."
             )
-    shap = result.get(ReportKind.SHAP)
+    shap = result.get(kinds.SHAP)
     if shap:
         sample = shap.get("sample", {})
         if sample.get("explained_rows", 0) < sample.get("total_rows", 0):
@@ -118,12 +119,12 @@ def _report_context(
         return report.result if report and report.status == done else None
 
     fairness, kpi, shap = (
-        result(ReportKind.FAIRNESS),
-        result(ReportKind.KPI),
-        result(ReportKind.SHAP),
+        result(kinds.FAIRNESS),
+        result(kinds.KPI),
+        result(kinds.SHAP),
     )
-    lime = result(ReportKind.LIME)
-    shap_report = latest.get(ReportKind.SHAP)
+    lime = result(kinds.LIME)
+    shap_report = latest.get(kinds.SHAP)
     return {
         "model": version.model,
         "version": version,
@@ -137,7 +138,7 @@ def _report_context(
         "kpi": kpi,
         "fairness": fairness,
         "fairness_sections": fairness_sections(fairness) if fairness else [],
-        "performance": result(ReportKind.PERFORMANCE),
+        "performance": result(kinds.PERFORMANCE),
         "shap": shap,
         "shap_top": (shap or {}).get("global_importance", [])[:SHAP_TOP],
         "shap_plots": [f"reports/{shap_report.pk}/{f.name}" for f in shap_report.files.all()]

@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 from sklearn.metrics import accuracy_score, recall_score
 
-from explain import queue, services
-from explain.models import Report, ReportKind, ReportStatus
+from explain import kinds, queue, services
+from explain.models import Report, ReportStatus
 from registry import services as registry_services
 from registry.audit.chain import canonical_json
 from registry.errors import InvalidInput, NotAllowed
@@ -515,7 +515,7 @@ def test_identical_data_gives_identical_result_digests(engineer, model, sent):
 def test_another_seed_changes_the_intervals_but_not_the_point_estimates(version, engineer, sent):
     default = services.report_run(report_id=report_of(version, "fairness").pk)
     other = services.report_request(
-        actor=engineer, version=version, kind=ReportKind.FAIRNESS, params={"seed": 7}
+        actor=engineer, version=version, kind=kinds.FAIRNESS, params={"seed": 7}
     ).report
 
     reseeded = services.report_run(report_id=other.pk)

@@ -18,7 +18,7 @@ import pytest
 
 from explain import kinds, queue, runners
 from explain import services as explain_services
-from explain.models import Report, ReportKind, ReportStatus
+from explain.models import Report, ReportStatus
 from explain.selectors import latest_reports
 from registry.audit.chain import canonical_json
 from registry.models import AuditEvent, ModelVersion, VersionStatus
@@ -72,8 +72,8 @@ def _reports_in_process(settings, monkeypatch):
     # Each test client builds its own middleware, and whitenoise would scan every static
     # file for each one (about 0.2 s); these tests fetch no static files.
     settings.WHITENOISE_USE_FINDERS = False
-    shap = kinds.KINDS[ReportKind.SHAP]
-    monkeypatch.setitem(kinds.KINDS, ReportKind.SHAP, dataclasses.replace(shap, runner=_shap_once))
+    shap = kinds.KINDS[kinds.SHAP]
+    monkeypatch.setitem(kinds.KINDS, kinds.SHAP, dataclasses.replace(shap, runner=_shap_once))
     monkeypatch.setattr(queue, "report_publish", lambda report_id: None)
 
 

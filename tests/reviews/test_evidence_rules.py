@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from explain.models import ReportKind, ReportStatus
+from explain import kinds
+from explain.models import ReportStatus
 from explain.selectors import latest_reports
 from explain.services import report_run
 from registry.errors import Conflict
@@ -30,14 +31,14 @@ def test_approval_waits_for_the_evidence(ci, model, engineer, reviewer):
 
 def test_a_lime_report_finishing_later_keeps_approvals_counting(ci, model, engineer, reviewer):
     version = register(ci[0], model, token=ci[1])
-    lime = latest_reports(version)[ReportKind.LIME]
+    lime = latest_reports(version)[kinds.LIME]
     assert lime.status == ReportStatus.QUEUED
     services.review_request(actor=engineer, version=version)
     sign(fresh(version), reviewer)
 
     report_run(report_id=lime.pk)
 
-    assert latest_reports(version)[ReportKind.LIME].status == ReportStatus.SUCCEEDED
+    assert latest_reports(version)[kinds.LIME].status == ReportStatus.SUCCEEDED
     approvals = check(version, "approvals")
     assert approvals.details["have"]["reviewer"] == 1
 
@@ -47,7 +48,7 @@ def test_a_shap_rerun_voids_approvals(ci, model, engineer, reviewer):
     services.review_request(actor=engineer, version=version)
     sign(fresh(version), reviewer)
 
-    rerun(version, ReportKind.SHAP, max_rows=50)
+    rerun(version, kinds.SHAP, max_rows=50)
 
     assert check(version, "approvals").details["have"]["reviewer"] == 0
 

@@ -10,8 +10,8 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
+from explain import kinds
 from explain import services as explain_services
-from explain.models import ReportKind
 from explain.permissions import can_request_reports
 from registry import permissions as registry_permissions
 from registry.errors import DomainError, NotAllowed
@@ -109,7 +109,7 @@ def test_every_service_refuses_exactly_whom_its_predicate_refuses(role, request,
             actor=user, version=approved, reason="back", replaces=""
         ),
         "reports": lambda: explain_services.report_request(
-            actor=user, version=approved, kind=ReportKind.PERFORMANCE
+            actor=user, version=approved, kind=kinds.PERFORMANCE
         ),
     }
     allowed = {

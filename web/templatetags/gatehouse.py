@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 
+from explain import kinds
 from registry.permissions import can_export_audit
 from registry.types import AnyUser
 
@@ -24,6 +25,12 @@ def group_label(value: Any) -> str:
     if isinstance(value, list | tuple):
         return " & ".join(group_label(v) for v in value)
     return str(value)
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    """A report kind's label, from its declaration."""
+    return kinds.label(kind)
 
 
 KPI_STATUS = {"met": "Met", "not_met": "Not met", "missing": "Missing"}
