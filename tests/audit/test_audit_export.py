@@ -18,8 +18,7 @@ from registry.audit_chain import canonical_json, event_hash, verify_events
 from registry.exports import EXPORT_COLUMNS, csv_line
 from registry.models import AuditEvent
 from registry.offline import csv_unguard
-from tests.audit.conftest import record, streamed, web
-from tests.conftest import client_for
+from tests.builders import client_for, record, streamed, web
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from explain import kinds
 from explain.models import FairnessPolicy, Report, ReportKind
 from explain.selectors import latest_reports
 from explain.services import params_hash
-from tests.conftest import Candidate
+from tests.builders import Candidate
 
 
 def test_report_kind_choices_and_the_kind_table_agree():

@@ -20,9 +20,7 @@ from explain import services
 from explain.models import Report, ReportStatus
 from registry.models import AuditEvent, ModelVersion
 from registry.signals import version_registered
-from tests.conftest import Candidate, client_for, post_version
-
-from .conftest import skops_model_bytes
+from tests.builders import Candidate, client_for, post_version, skops_model_bytes
 
 
 def fail_after_commit(error: BaseException):

@@ -13,9 +13,7 @@ from registry.errors import Conflict, InvalidInput, NotAllowed
 from registry.models import AuditEvent, ModelVersion, VersionStatus
 from reviews import selectors, services
 from reviews.models import ProductionEvent, SignOff
-from tests.conftest import PASSWORD, client_for
-
-from .conftest import events, fresh, ready_version, register
+from tests.builders import PASSWORD, client_for, events, fresh, ready_version, register
 
 VERSION = "/api/v1/models/credit-default/versions/{}/"
 TIMELINE = "/api/v1/models/credit-default/timeline/"
