@@ -15,7 +15,7 @@ from explain import kinds, tasks
 from explain.models import ReportKind
 from registry.models import ModelVersion, VersionStatus
 from reviews import gates, services
-from tests.builders import fresh, register, shap_once, sign
+from tests.builders import fresh, ready_version, register, shap_once, sign
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +58,21 @@ def approved(in_review, reviewer, risk_officer) -> ModelVersion:
     assert version.status == VersionStatus.APPROVED
     assert gates.evaluate(version).passed, gates.evaluate(version).failing
     return version
+
+
+@pytest.fixture
+def second(ci, engineer, reviewer, risk_officer, model, approved):
+    """Version 2.0.0, also approved with every gate passing."""
+    return ready_version(ci, engineer, reviewer, risk_officer, model, "2.0.0")
+
+
+@pytest.fixture
+def replaced(approved, second, risk_officer):
+    """1.0.0 went to production, then 2.0.0 replaced it."""
+    services.version_promote(
+        actor=risk_officer, version=approved, reason="first release", replaces=""
+    )
+    services.version_promote(
+        actor=risk_officer, version=fresh(second), reason="better recall", replaces="1.0.0"
+    )
+    return fresh(approved), fresh(second)
