@@ -29,6 +29,7 @@ from rest_framework.test import APIClient
 from explain.models import Report, ReportFile
 from registry import services as registry_services
 from registry.models import ModelVersion, VersionStatus
+from registry.roles import Role
 from tests.builders import PASSWORD, candidate, fair_frame, register
 
 ROLES = (
@@ -43,6 +44,15 @@ ROLES = (
     "anonymous",
 )
 PEOPLE = {"admin": "admin_user"}  # role -> fixture name, where they differ
+# The column of each role in ``registry.roles``: a new role fails the test below until the
+# table says what it may do.
+ROLE_COLUMNS = {
+    Role.ML_ENGINEER: "engineer",
+    Role.REVIEWER: "reviewer",
+    Role.RISK_OFFICER: "risk_officer",
+    Role.AUDITOR: "auditor",
+    Role.ADMIN: "admin",
+}
 
 LOGIN = "login"  # 302 to the login page, ``next`` naming the route
 
@@ -299,6 +309,11 @@ def test_every_unsafe_method_of_a_class_based_view_has_a_row():
     ]
 
     assert missing == []
+
+
+def test_every_role_has_a_column():
+    assert set(ROLE_COLUMNS) == set(Role)
+    assert set(ROLE_COLUMNS.values()) <= set(ROLES)
 
 
 def test_every_row_names_an_answer_for_every_role():
