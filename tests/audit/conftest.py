@@ -1,45 +1,33 @@
-"""Fixtures for the audit tests: events across models, logged-in clients, and one realistic
-version bundle built once per module (every report run, signed off, promoted) inside a
-transaction that is rolled back afterwards."""
+"""Fixtures for the audit tests: one realistic version bundle built once per module (every
+report run, signed off, promoted) inside a transaction that is rolled back afterwards. The
+builders and the verifier runners are in ``tests.builders``."""
 
 from __future__ import annotations
 
-import functools
-import io
-import subprocess
-import sys
-import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import transaction
-from django.test import Client
 
-from explain import services as explain_services
-from explain.models import ReportStatus
-from explain.selectors import latest_reports
 from registry import services
 from registry.audit.actions import ACTIONS
 from registry.audit.chain import event_content
-from registry.audit.record import audit_record
 from registry.models import AuditEvent
 from registry.roles import Role
 from reviews import services as review_services
 from reviews.bundles import bundle_build
 from reviews.models import Decision
-from tests.conftest import PASSWORD, Candidate, evaluation_frame, make_user
-
-ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / "tools" / "verify_bundle.py"
-OFFLINE = ROOT / "registry" / "offline.py"  # the module TOOL is a copy of
-
+from tests.builders import (
+    PASSWORD,
+    Built,
+    Candidate,
+    fair_frame,
+    make_user,
+    run_reports,
+    skops_model_bytes,
+)
 
 # Actions only these tests record, declared while they run (audit_record refuses the rest).
 TEST_ACTIONS = {
@@ -67,79 +55,6 @@ def declared(actions: Mapping[str, str]) -> Iterator[None]:
 def test_actions() -> Iterator[None]:
     with declared(TEST_ACTIONS):
         yield
-
-
-def web(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def streamed(response) -> bytes:
-    return b"".join(response.streaming_content) if response.streaming else response.content
-
-
-def record(n: int = 1, *, model_name: str = "", action: str = "test.event", actor=None, **payload):
-    """Append ``n`` events straight to the chain, as a service would."""
-    events = []
-    with transaction.atomic():
-        for i in range(n):
-            events.append(
-                audit_record(
-                    actor=actor,
-                    action=action,
-                    object_type="tests.thing",
-                    object_id=str(i),
-                    model_name=model_name,
-                    payload={"i": i, **payload},
-                )
-            )
-    return events
-
-
-# --- a realistic bundle --------------------------------------------------------------------
-
-
-@functools.cache
-def skops_model_bytes() -> bytes:
-    from sklearn.linear_model import LogisticRegression
-    from skops.io import dumps
-
-    frame = evaluation_frame()
-    return dumps(LogisticRegression().fit(frame[["income", "debt_ratio"]], frame["repaid"]))
-
-
-def fair_frame(n: int = 1000):
-    frame = evaluation_frame(n=n)
-    frame["sex"] = np.where(np.arange(n) % 2 == 0, "male", "female")
-    frame["approved"] = frame["repaid"]
-    return frame
-
-
-def run_queued(version) -> None:
-    for report in latest_reports(version).values():
-        if report.status == ReportStatus.QUEUED:
-            explain_services.report_run(report_id=report.pk)
-
-
-@dataclass
-class Built:
-    """A bundle as bytes, with what the database held when it was built."""
-
-    data: bytes
-    path: Path
-    model_name: str
-    version: str
-    model_events: list[dict[str, Any]]
-    all_events: list[dict[str, Any]]
-
-    def names(self) -> list[str]:
-        with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
-            return archive.namelist()
-
-    def read(self, name: str) -> bytes:
-        with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
-            return archive.read(name)
 
 
 def _scenario(tmp: Path) -> Built:
@@ -182,7 +97,7 @@ def _scenario(tmp: Path) -> Built:
         model_bytes=skops_model_bytes(),
     )
     version = candidate.register(actor=issued.token.user, model=model, token=issued.token).version
-    run_queued(version)
+    run_reports(version, kinds=None)
     review_services.review_request(actor=engineer, version=version, note="ready")
     for person in (reviewer, risk):
         review_services.signoff_record(
@@ -213,34 +128,3 @@ def built(django_db_setup, django_db_blocker, tmp_path_factory) -> Built:
         scenario = _scenario(tmp_path_factory.mktemp("bundle"))
         transaction.set_rollback(True)
     return scenario
-
-
-# --- running both verifiers ----------------------------------------------------------------
-
-
-@dataclass
-class Outcome:
-    code: int
-    output: str
-
-
-def run_tool(path: Path, cwd: Path) -> Outcome:
-    """The standalone verifier as an auditor runs it: isolated, nothing of ours importable."""
-    done = subprocess.run(
-        [sys.executable, "-I", str(TOOL), str(path)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
-    return Outcome(done.returncode, done.stdout + done.stderr)
-
-
-def run_command(path: Path) -> Outcome:
-    out = io.StringIO()
-    try:
-        call_command("bundle_verify", str(path), stdout=out)
-    except CommandError as exc:
-        return Outcome(1, out.getvalue() + str(exc))
-    return Outcome(0, out.getvalue())

@@ -19,7 +19,7 @@ from registry.audit.actions import ACTIONS
 from registry.audit.record import audit_record
 from registry.models import AuditChainHead, AuditEvent, VersionStatus
 from reviews.models import Decision, ProductionEvent
-from tests.audit.conftest import record, web
+from tests.builders import record, web
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("registry", "explain", "reviews")

@@ -24,8 +24,7 @@ from registry.audit.chain import (
 from registry.audit.encoders import EXPORT_COLUMNS, csv_line
 from registry.models import AuditEvent
 from registry.offline import csv_unguard
-from tests.audit.conftest import record, streamed, web
-from tests.conftest import client_for
+from tests.builders import client_for, record, streamed, web
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from registry.models import AuditChainHead, AuditEvent
-from tests.audit.conftest import record, web
+from tests.builders import record, web
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from registry.audit.filters import AuditFilters
 from registry.errors import NotAllowed
 from registry.models import AuditEvent
 from registry.permissions import can_export_audit, can_verify_chain, require
-from tests.audit.conftest import record, streamed
+from tests.builders import record, streamed
 
 REFUSED = ["outsider", "engineer", "reviewer", "risk_officer"]
 ALLOWED = ["auditor", "admin_user"]

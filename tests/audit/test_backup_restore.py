@@ -18,8 +18,7 @@ from explain.services import _store_files
 from registry.audit.chain import format_time
 from registry.models import AuditChainHead, AuditEvent
 from reviews.bundles import bundle_build
-from tests.audit.conftest import record, run_tool, skops_model_bytes, web
-from tests.conftest import Candidate, client_for
+from tests.builders import Candidate, client_for, record, run_tool, skops_model_bytes, web
 from tests.registry.test_audit import tamper
 
 pytestmark = pytest.mark.django_db

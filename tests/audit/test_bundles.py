@@ -24,8 +24,7 @@ from registry.models import AuditEvent
 from registry.offline import manifest_bytes, manifest_digest
 from reviews.bundles import build as bundles
 from reviews.management.commands import bundle_verify
-from tests.audit.conftest import OFFLINE, TOOL, Built, run_command, run_tool, web
-from tests.conftest import Candidate, client_for
+from tests.builders import OFFLINE, TOOL, Built, Candidate, client_for, run_command, run_tool, web
 
 pytestmark = pytest.mark.django_db
 

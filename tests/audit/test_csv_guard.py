@@ -19,9 +19,8 @@ from registry.models import AuditEvent
 from registry.offline import CSV_GUARDED_LEADS, csv_guard, csv_unguard
 from registry.roles import Role
 from reviews.bundles import bundle_build
-from tests.audit.conftest import record, run_command, run_tool, streamed, web
 from tests.audit.test_bundles import load_tool, resealed
-from tests.conftest import Candidate, make_user
+from tests.builders import Candidate, make_user, record, run_command, run_tool, streamed, web
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from explain.services import params_hash
 from registry.errors import InvalidInput
 from registry.evaluation import load_dataset_frame
 from registry.models import AuditEvent
-from tests.conftest import Candidate
+from tests.builders import Candidate
 
 
 def test_the_api_offers_the_declared_kinds_and_nothing_else():

@@ -5,9 +5,7 @@ from __future__ import annotations
 from explain import services
 from explain.models import Report, ReportStatus
 from registry.models import AuditEvent
-from tests.conftest import Candidate
-
-from .conftest import skops_model_bytes
+from tests.builders import Candidate, skops_model_bytes
 
 
 def _shap_report(engineer, model, sent, django_capture_on_commit_callbacks) -> Report:

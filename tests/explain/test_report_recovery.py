@@ -19,9 +19,7 @@ from django.utils import timezone
 from explain import services
 from explain.models import Report, ReportStatus
 from registry.models import AuditEvent, ModelVersion
-from tests.conftest import Candidate, client_for, post_version
-
-from .conftest import skops_model_bytes
+from tests.builders import Candidate, client_for, post_version, skops_model_bytes
 
 
 def fail_after_commit(monkeypatch, error: BaseException) -> None:

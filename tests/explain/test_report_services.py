@@ -17,9 +17,7 @@ from registry import services as registry_services
 from registry.audit.chain import canonical_json
 from registry.errors import InvalidInput, NotAllowed
 from registry.models import AuditEvent
-from tests.conftest import Candidate
-
-from .conftest import biased_frame, skops_model_bytes
+from tests.builders import Candidate, biased_frame, skops_model_bytes
 
 AUTOMATIC = {"fairness", "kpi", "performance"}
 

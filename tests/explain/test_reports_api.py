@@ -9,7 +9,7 @@ from django.test import Client
 from explain import services
 from explain.models import Report, ReportStatus
 from registry.models import AuditEvent
-from tests.conftest import Candidate, client_for
+from tests.builders import Candidate, client_for
 
 BASE = "/api/v1/models/credit-default/versions/1.0.0/reports/"
 STATUS = "/models/credit-default/versions/1.0.0/reports/status/"

@@ -27,13 +27,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import numpy as np
 import pytest
 from django.conf import settings
 from django.db import connection
 from kombu import pools as kombu_pools
 
+from explain import services as explain_services
+from explain.models import Report, ReportStatus
 from gatehouse.celery import app as celery_app
 from gatehouse.settings import broker_transport_options
+from registry.models import AuditEvent
+from tests.builders import Candidate, evaluation_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = os.environ.get("GATEHOUSE_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -293,26 +298,9 @@ def start_worker(transactional_db, tmp_path, _media_root) -> Iterator[Callable[.
 
 
 @pytest.fixture(autouse=True)
-def migration_data(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """Transactional tests end with a flush that empties what the data migration made (role
-    groups, the audit chain head); put it back before and after, for the tests that follow."""
-    from django.contrib.auth.models import Group
-
-    from registry.audit.chain import GENESIS_HASH
-    from registry.models import AuditChainHead
-    from registry.roles import Role
-
-    def restore() -> None:
-        with django_db_blocker.unblock():
-            # As the migration makes them: bulk, so no audit signal needs the chain head.
-            Group.objects.bulk_create(
-                [Group(name=role.value) for role in Role], ignore_conflicts=True
-            )
-            AuditChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS_HASH})
-
-    restore()
-    yield
-    restore()
+def _migration_rows(migration_data) -> None:
+    """Every test here commits, and the flush after it empties the data migration's rows:
+    ``migration_data`` puts them back."""
 
 
 def wait_for(
@@ -327,3 +315,81 @@ def wait_for(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what or condition}")
         time.sleep(every)
+
+
+# --- reports on a worker -------------------------------------------------------------------
+
+# With a twelve-valued protected column, several seconds: time to kill the worker mid-run.
+KILL_SAMPLES = 60_000
+
+
+def many_groups_candidate() -> Candidate:
+    """A candidate with a third protected column of twelve regions: many bootstrap strata."""
+    frame = evaluation_frame()
+    rng = np.random.default_rng(3)
+    frame["region"] = rng.choice([f"r{i:02d}" for i in range(12)], len(frame))
+    protected = {
+        "sex": {"privileged": ["male"]},
+        "age_group": {"privileged": ["middle"]},
+        "region": {"privileged": ["r00"]},
+    }
+    return Candidate(frame=frame, column_overrides={"protected": protected})
+
+
+def slow_fairness(actor, version) -> Report:
+    """Ask for a fairness report of KILL_SAMPLES bootstrap samples: seconds of work on a
+    ``many_groups_candidate`` version, time for a drill to strike while it runs."""
+    return explain_services.report_request(
+        actor=actor,
+        version=version,
+        kind="fairness",
+        params={"bootstrap_samples": KILL_SAMPLES},
+    ).report
+
+
+def under_way(report: Report, *, progress: int) -> None:
+    """Wait until a worker runs ``report`` and has written more than ``progress`` percent."""
+    wait_for(
+        lambda: Report.objects.filter(
+            pk=report.pk, status=ReportStatus.RUNNING, progress__gt=progress
+        ).exists(),
+        every=0.05,
+        what="the slow report to be under way",
+    )
+
+
+def completed_events(report: Report) -> list[AuditEvent]:
+    return list(
+        AuditEvent.objects.filter(
+            action="report.completed", object_type="explain.report", object_id=str(report.pk)
+        )
+    )
+
+
+def watch(reports: list[Report]) -> dict[int, list[tuple[str, int]]]:
+    """Poll the reports until all are done; return the (status, progress) each went through."""
+    seen: dict[int, list[tuple[str, int]]] = {r.pk: [] for r in reports}
+
+    def all_done() -> bool:
+        rows = Report.objects.filter(pk__in=seen).values_list("pk", "status", "progress")
+        for pk, status, progress in rows:
+            if not seen[pk] or seen[pk][-1] != (status, progress):
+                seen[pk].append((status, progress))
+        return all(history[-1][0] in ("succeeded", "failed") for history in seen.values())
+
+    wait_for(all_done, every=0.05, what="the reports to finish")
+    return seen
+
+
+def assert_succeeded_once(report: Report, *, attempts: int = 1) -> Report:
+    report.refresh_from_db()
+    assert report.status == ReportStatus.SUCCEEDED, report.error
+    assert report.attempts == attempts
+    assert report.progress == 100
+    assert report.result is not None
+    assert report.result_sha256 == explain_services.result_hash(report.result)
+    assert report.started_at <= report.finished_at
+    assert "numpy" in report.engine_versions
+    (event,) = completed_events(report)
+    assert event.payload["result_sha256"] == report.result_sha256
+    return report

@@ -22,7 +22,7 @@ from registry.audit.chain import audit_verify
 from registry.models import AuditEvent, ModelVersion
 from registry.roles import Role
 from reviews.models import ProductionEvent, SignOff
-from tests.conftest import PASSWORD, make_user, sha
+from tests.builders import PASSWORD, make_user, sha
 
 from .conftest import filesystem_broker, publishing_to
 

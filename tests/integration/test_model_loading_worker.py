@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 
 from explain.models import Report
-from tests.conftest import Candidate
-from tests.explain.conftest import skops_model_bytes
+from tests.builders import Candidate, skops_model_bytes
 
-from .conftest import publishing_to
-from .test_report_workers import assert_succeeded_once, watch
+from .conftest import assert_succeeded_once, publishing_to, watch
 
 pytestmark = pytest.mark.integration
 

@@ -29,13 +29,19 @@ from registry.audit.chain import audit_verify
 from registry.audit.record import audit_record
 from registry.models import AuditEvent, ModelVersion
 from registry.roles import Role
-from tests.conftest import Candidate, client_for, make_user, post_version
+from tests.builders import Candidate, client_for, make_user, post_version
 
-from .conftest import STALE_SECONDS, database_url, publishing_to, unavailable, wait_for
-from .test_report_workers import (
+from .conftest import (
     KILL_SAMPLES,
+    STALE_SECONDS,
     assert_succeeded_once,
+    database_url,
     many_groups_candidate,
+    publishing_to,
+    slow_fairness,
+    unavailable,
+    under_way,
+    wait_for,
     watch,
 )
 
@@ -306,19 +312,8 @@ def test_a_report_whose_database_connection_drops_is_given_back_and_finished_by_
         version = many_groups_candidate().register(actor=engineer, model=model).version
         automatic = list(Report.objects.filter(version=version))
         watch(automatic)
-        report = services.report_request(
-            actor=engineer,
-            version=version,
-            kind="fairness",
-            params={"bootstrap_samples": KILL_SAMPLES},
-        ).report
-        wait_for(
-            lambda: Report.objects.filter(
-                pk=report.pk, status=ReportStatus.RUNNING, progress__gt=10
-            ).exists(),
-            every=0.05,
-            what="the slow report to be under way",
-        )
+        report = slow_fairness(engineer, version)
+        under_way(report, progress=10)
 
         assert terminate_other_backends() >= 1
         connection.close()  # ours went too
@@ -341,12 +336,7 @@ def test_a_report_over_the_workers_hard_time_limit_fails_as_a_time_out(
         # The worker's limits, not the web's (30 min): 2 s hard, no soft limit to catch first.
         start_worker(redis_url, GATEHOUSE_TASK_TIME_LIMIT="2", GATEHOUSE_TASK_SOFT_TIME_LIMIT="0")
         version = many_groups_candidate().register(actor=engineer, model=model).version
-        report = services.report_request(
-            actor=engineer,
-            version=version,
-            kind="fairness",
-            params={"bootstrap_samples": KILL_SAMPLES},
-        ).report
+        report = slow_fairness(engineer, version)
         watch([*Report.objects.filter(version=version)])
 
     report.refresh_from_db()

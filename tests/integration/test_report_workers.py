@@ -6,74 +6,33 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from django.utils import timezone
 
 from explain import services
 from explain.models import Report, ReportStatus
 from registry.models import AuditEvent, ModelVersion
-from tests.conftest import Candidate, client_for, evaluation_frame, post_version
+from tests.builders import Candidate, client_for, post_version
 
-from .conftest import STALE_SECONDS, filesystem_broker, publishing_to, wait_for
+from .conftest import (
+    KILL_SAMPLES,
+    STALE_SECONDS,
+    assert_succeeded_once,
+    completed_events,
+    filesystem_broker,
+    many_groups_candidate,
+    publishing_to,
+    slow_fairness,
+    under_way,
+    wait_for,
+    watch,
+)
 
 pytestmark = pytest.mark.integration
 
 ORDER = {ReportStatus.QUEUED: 0, ReportStatus.RUNNING: 1, ReportStatus.SUCCEEDED: 2}
 # About three seconds of bootstrap on a 400-row set: long enough to be seen running.
 SLOW_SAMPLES = 100_000
-# With a twelve-valued protected column, several seconds: time to kill the worker mid-run.
-KILL_SAMPLES = 60_000
-
-
-def many_groups_candidate() -> Candidate:
-    """A candidate with a third protected column of twelve regions: many bootstrap strata."""
-    frame = evaluation_frame()
-    rng = np.random.default_rng(3)
-    frame["region"] = rng.choice([f"r{i:02d}" for i in range(12)], len(frame))
-    protected = {
-        "sex": {"privileged": ["male"]},
-        "age_group": {"privileged": ["middle"]},
-        "region": {"privileged": ["r00"]},
-    }
-    return Candidate(frame=frame, column_overrides={"protected": protected})
-
-
-def completed_events(report: Report) -> list[AuditEvent]:
-    return list(
-        AuditEvent.objects.filter(
-            action="report.completed", object_type="explain.report", object_id=str(report.pk)
-        )
-    )
-
-
-def watch(reports: list[Report]) -> dict[int, list[tuple[str, int]]]:
-    """Poll the reports until all are done; return the (status, progress) each went through."""
-    seen: dict[int, list[tuple[str, int]]] = {r.pk: [] for r in reports}
-
-    def all_done() -> bool:
-        rows = Report.objects.filter(pk__in=seen).values_list("pk", "status", "progress")
-        for pk, status, progress in rows:
-            if not seen[pk] or seen[pk][-1] != (status, progress):
-                seen[pk].append((status, progress))
-        return all(history[-1][0] in ("succeeded", "failed") for history in seen.values())
-
-    wait_for(all_done, every=0.05, what="the reports to finish")
-    return seen
-
-
-def assert_succeeded_once(report: Report, *, attempts: int = 1) -> Report:
-    report.refresh_from_db()
-    assert report.status == ReportStatus.SUCCEEDED, report.error
-    assert report.attempts == attempts
-    assert report.progress == 100
-    assert report.result is not None
-    assert report.result_sha256 == services.result_hash(report.result)
-    assert report.started_at <= report.finished_at
-    assert "numpy" in report.engine_versions
-    (event,) = completed_events(report)
-    assert event.payload["result_sha256"] == report.result_sha256
-    return report
 
 
 def assert_forward_only(history: list[tuple[str, int]]) -> None:
@@ -129,21 +88,10 @@ def test_a_report_lost_with_a_killed_worker_is_retried_and_completed_once(
     with publishing_to(redis_url):
         first = start_worker(redis_url)
         version = many_groups_candidate().register(actor=engineer, model=model).version
-        report = services.report_request(
-            actor=engineer,
-            version=version,
-            kind="fairness",
-            params={"bootstrap_samples": KILL_SAMPLES},
-        ).report
+        report = slow_fairness(engineer, version)
 
         # Kill it mid-bootstrap: running, with some progress written, far from done.
-        wait_for(
-            lambda: Report.objects.filter(
-                pk=report.pk, status=ReportStatus.RUNNING, progress__gt=20
-            ).exists(),
-            every=0.05,
-            what="the slow report to be under way",
-        )
+        under_way(report, progress=20)
         first.kill()
 
         report.refresh_from_db()
@@ -201,7 +149,7 @@ def test_a_version_registered_while_the_broker_is_down_is_kept_and_reported_late
 
 
 def test_a_down_broker_delays_a_registration_once_not_once_per_report(transactional_db, ci, model):
-    from tests.explain.conftest import skops_model_bytes
+    from tests.builders import skops_model_bytes
 
     candidate = Candidate(model_bytes=skops_model_bytes())
     with publishing_to("redis://127.0.0.1:6390/0"):

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 from explain import queue
 from gatehouse.wsgi import application
 from registry import services
-from tests.conftest import Candidate
+from tests.builders import Candidate
 
 CHECKS = [
     not_a_server_error,

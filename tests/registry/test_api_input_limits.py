@@ -12,7 +12,7 @@ from explain.models import Report
 from registry.api.parsers import MAX_JSON_DEPTH, too_deep_at
 from registry.api.serializers import MAX_FIELD_BYTES, MAX_METADATA_BYTES
 from registry.models import AuditEvent, ModelVersion
-from tests.conftest import Candidate, client_for, post_version
+from tests.builders import Candidate, client_for, post_version
 
 REPORTS = "/api/v1/models/credit-default/versions/1.0.0/reports/"
 

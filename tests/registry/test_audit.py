@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import threading
 from contextlib import contextmanager
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
@@ -18,9 +16,8 @@ from registry import services
 from registry.audit.chain import GENESIS_HASH, audit_verify, event_content, event_hash
 from registry.audit.record import audit_record
 from registry.models import AuditChainHead, AuditEvent
-from registry.roles import Role
 from tests.audit.conftest import declared
-from tests.conftest import Candidate
+from tests.builders import Candidate, race
 
 MIGRATION = importlib.import_module("registry.migrations.0002_roles_and_chain_head")
 TRIGGER = "registry_auditevent_append_only"
@@ -255,25 +252,6 @@ def test_the_trigger_is_back_after_tampering(history):
 # --- appending -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def migration_data(django_db_blocker):
-    """Transactional tests end with a flush that empties the rows the data migration made
-    (role groups, the chain head); put them back before and after, for the tests that follow."""
-
-    def restore() -> None:
-        with django_db_blocker.unblock():
-            # As the migration makes them: bulk, so no audit signal needs the chain head.
-            Group.objects.bulk_create(
-                [Group(name=role.value) for role in Role], ignore_conflicts=True
-            )
-            AuditChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS_HASH})
-            connection.close()
-
-    restore()
-    yield
-    restore()
-
-
 def test_audit_record_refuses_to_run_outside_a_transaction(migration_data, transactional_db):
     assert not connection.in_atomic_block
 
@@ -330,25 +308,13 @@ def test_concurrent_appends_keep_one_linear_chain(migration_data, transactional_
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises writers itself; row locks are a PostgreSQL matter")
     start = AuditChainHead.objects.get().seq
-    barrier = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
 
     def writer(n: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            for i in range(APPENDS):
-                with transaction.atomic():
-                    audit_record(actor=None, action="load.append", payload={"thread": n, "i": i})
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        for i in range(APPENDS):
+            with transaction.atomic():
+                audit_record(actor=None, action="load.append", payload={"thread": n, "i": i})
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    errors = [e for e in race(writer, THREADS, timeout=120) if e is not None]
 
     assert not errors, errors
     events = list(AuditEvent.objects.filter(seq__gt=start).order_by("seq"))

@@ -25,7 +25,7 @@ from registry.models import (
     Team,
 )
 from reviews.models import ProductionEvent, SignOff
-from tests.conftest import Candidate, client_for, post_version
+from tests.builders import Candidate, client_for, post_version
 
 
 def run(*args: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from django.db import connection
 from registry import demo, services
 from registry.models import AuditEvent, RegisteredModel
 from registry.roles import Role
-from tests.conftest import make_user
+from tests.builders import make_user
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from django.test import Client, RequestFactory
 from registry.accounts import client_ip
 from registry.audit.chain import audit_verify
 from registry.models import ApiToken, AuditEvent
-from tests.conftest import PASSWORD, client_for
+from tests.builders import PASSWORD, client_for
 
 TOKEN = "/api/v1/auth/token/"
 LIMIT = 5

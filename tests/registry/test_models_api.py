@@ -14,7 +14,7 @@ from registry.models import KPI, ApiToken, AuditEvent, Objective, RegisteredMode
 from registry.permissions import can_set_risk_tier
 from registry.roles import Role
 from reviews import services as review_services
-from tests.conftest import PASSWORD, client_for, make_user
+from tests.builders import PASSWORD, client_for, make_user
 
 MODELS = "/api/v1/models/"
 TOKEN = "/api/v1/auth/token/"

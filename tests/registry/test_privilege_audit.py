@@ -15,7 +15,7 @@ from registry import services
 from registry.audit.chain import audit_verify
 from registry.models import ApiToken, AuditEvent
 from registry.roles import Role
-from tests.conftest import PASSWORD, make_user
+from tests.builders import PASSWORD, make_user
 
 NEW_PASSWORD = "a-new-and-long-passphrase-42"
 

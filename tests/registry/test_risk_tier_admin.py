@@ -7,7 +7,7 @@ from django.test import Client
 
 from registry.models import RegisteredModel
 from registry.roles import Role
-from tests.conftest import make_user
+from tests.builders import make_user
 
 
 def staff_client(user) -> Client:

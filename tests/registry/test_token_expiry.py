@@ -14,7 +14,7 @@ from django.utils import timezone
 from registry import services
 from registry.errors import InvalidInput
 from registry.models import ApiToken, AuditEvent
-from tests.conftest import PASSWORD, client_for
+from tests.builders import PASSWORD, client_for
 
 TOKEN = "/api/v1/auth/token/"
 MODELS = "/api/v1/models/"

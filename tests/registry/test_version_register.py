@@ -10,7 +10,7 @@ import pytest
 
 from registry import services
 from registry.models import AuditEvent, EvaluationDataset, ModelFile, ModelVersion
-from tests.conftest import Candidate, client_for, post_version, sha
+from tests.builders import Candidate, client_for, post_version, sha
 
 
 def stored_files(media_root) -> list:

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from registry import services
 from registry.models import ApiToken, AuditEvent, ModelVersion, Team
-from tests.conftest import PASSWORD, Candidate, client_for
+from tests.builders import PASSWORD, Candidate, client_for
 
 
 def browser(user=None, **kwargs) -> Client:

@@ -8,7 +8,7 @@ from django.test import Client
 from registry.models import AuditEvent
 from reviews.models import ProductionEvent, ReviewPolicy, ReviewRequest, SignOff
 from reviews.services import version_promote
-from tests.conftest import PASSWORD
+from tests.builders import PASSWORD
 
 RECORDS = {
     "reviewpolicy": ReviewPolicy,

@@ -11,8 +11,7 @@ from explain.selectors import latest_reports
 from explain.services import report_run
 from registry.errors import Conflict
 from reviews import services
-
-from .conftest import check, fresh, register, rerun, sign
+from tests.builders import check, fresh, register, rerun, sign
 
 
 def test_approval_waits_for_the_evidence(ci, model, engineer, reviewer):

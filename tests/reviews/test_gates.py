@@ -14,9 +14,7 @@ from registry.errors import Conflict, InvalidInput, NotAllowed
 from registry.models import VersionStatus
 from reviews import gates, services
 from reviews.models import Decision, ReviewPolicy, SignOff
-from tests.conftest import client_for, evaluation_frame
-
-from .conftest import check, events, fresh, register, rerun, sign
+from tests.builders import check, client_for, evaluation_frame, events, fresh, register, rerun, sign
 
 GATES = "/api/v1/models/credit-default/versions/1.0.0/gates/"
 POLICY = "/api/v1/models/credit-default/review-policy/"

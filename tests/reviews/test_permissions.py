@@ -18,9 +18,7 @@ from registry.errors import DomainError, NotAllowed
 from registry.models import RegisteredModel
 from reviews import permissions, services
 from reviews.models import Decision
-from tests.conftest import PASSWORD
-
-from .conftest import fresh
+from tests.builders import PASSWORD, fresh
 
 ROLES = ("engineer", "reviewer", "risk_officer", "auditor", "admin_user", "outsider", "ci_user")
 

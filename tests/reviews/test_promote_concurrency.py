@@ -3,25 +3,18 @@ production version, and the audit chain still verifies."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import connection
 
-from registry.audit.chain import GENESIS_HASH, audit_verify
+from registry.audit.chain import audit_verify
 from registry.errors import Conflict
-from registry.models import AuditChainHead, ModelVersion, VersionStatus
-from registry.roles import Role
+from registry.models import ModelVersion, VersionStatus
 from reviews import services
 from reviews.models import ProductionEvent, ReviewRequest
-from tests.conftest import client_for
-
-from .conftest import events, ready_version, register
+from tests.builders import client_for, events, race, ready_version, register
 
 pytestmark = [
     pytest.mark.postgres,
@@ -31,49 +24,8 @@ pytestmark = [
 THREADS = 6
 
 
-def race(work: Callable[[int], Any], n: int = THREADS) -> list[Any]:
-    """Run ``work(i)`` in ``n`` threads released together; each result or exception."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:  # the test inspects what each thread got
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
-
-
-@pytest.fixture
-def _migration_rows(django_db_blocker):
-    """The flush that ends a transactional test empties the rows the data migration made
-    (role groups, the chain head): put them back before and after, for the tests that follow."""
-
-    def restore() -> None:
-        with django_db_blocker.unblock():
-            # As the migration makes them: bulk, so no audit signal needs the chain head.
-            Group.objects.bulk_create(
-                [Group(name=role.value) for role in Role], ignore_conflicts=True
-            )
-            AuditChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS_HASH})
-
-    restore()
-    yield
-    restore()
-
-
 @pytest.fixture(autouse=True)
-def _committed(_migration_rows, transactional_db):
+def _committed(migration_data, transactional_db):
     """Threads see only committed rows, so these tests commit (and flush afterwards)."""
 
 
@@ -98,7 +50,7 @@ def test_parallel_promotions_of_two_versions_through_the_api(two_ready, risk_off
         )
         return response.status_code, response.json()
 
-    results = race(promote)
+    results = race(promote, THREADS)
 
     assert Counter(status for status, _ in results) == {200: 1, 409: THREADS - 1}, results
     (winner,) = [body for status, body in results if status == 200]
@@ -127,7 +79,7 @@ def test_parallel_promotions_of_the_same_version(two_ready, risk_officer, model)
             actor=user, version=version, reason=f"thread {i}", replaces=""
         )
 
-    results = race(promote)
+    results = race(promote, THREADS)
 
     won = [r for r in results if isinstance(r, ProductionEvent)]
     lost = [r for r in results if isinstance(r, Conflict)]
@@ -152,7 +104,7 @@ def test_parallel_first_review_requests_of_one_model(ci, engineer, model):
         actor = get_user_model().objects.get(pk=engineer.pk)
         return services.review_request(actor=actor, version=versions[i])
 
-    results = race(request_review)
+    results = race(request_review, THREADS)
 
     assert all(isinstance(r, ReviewRequest) for r in results), results
     assert {r.policy_revision for r in results} == {1}

@@ -8,9 +8,7 @@ from registry.errors import Conflict, NotAllowed
 from registry.models import VersionStatus
 from reviews import services
 from reviews.models import ReviewPolicy, ReviewRequest
-from tests.conftest import client_for
-
-from .conftest import events, fresh, register
+from tests.builders import client_for, events, fresh, register
 
 URL = "/api/v1/models/credit-default/versions/{}/review-request/"
 

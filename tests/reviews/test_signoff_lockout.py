@@ -11,9 +11,7 @@ from django.test import Client
 from registry.audit.chain import audit_verify
 from registry.errors import InvalidInput, Locked
 from reviews.models import SignOff
-from tests.conftest import PASSWORD, client_for
-
-from .conftest import events, sign
+from tests.builders import PASSWORD, client_for, events, sign
 
 URL = "/api/v1/models/credit-default/versions/1.0.0/signoffs/"
 LIMIT = 5

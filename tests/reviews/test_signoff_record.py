@@ -12,9 +12,7 @@ from registry.models import VersionStatus
 from registry.roles import Role
 from reviews import gates, services
 from reviews.models import Decision, SignOff
-from tests.conftest import PASSWORD, client_for, make_user
-
-from .conftest import check, events, fresh, register, sign
+from tests.builders import PASSWORD, check, client_for, events, fresh, make_user, register, sign
 
 URL = "/api/v1/models/credit-default/versions/1.0.0/signoffs/"
 APPROVE = {"decision": "approved", "comment": "looks right", "password": PASSWORD}

@@ -13,9 +13,7 @@ from registry.errors import Conflict, InvalidInput, NotAllowed
 from registry.models import AuditEvent, ModelVersion, VersionStatus
 from reviews import selectors, services
 from reviews.models import ProductionEvent, SignOff
-from tests.conftest import PASSWORD, client_for
-
-from .conftest import events, fresh, ready_version, register
+from tests.builders import PASSWORD, client_for, events, fresh, register
 
 VERSION = "/api/v1/models/credit-default/versions/{}/"
 TIMELINE = "/api/v1/models/credit-default/timeline/"
@@ -23,24 +21,6 @@ TIMELINE = "/api/v1/models/credit-default/timeline/"
 
 def statuses(model) -> dict[str, str]:
     return dict(ModelVersion.objects.filter(model=model).values_list("version", "status"))
-
-
-@pytest.fixture
-def second(ci, engineer, reviewer, risk_officer, model, approved):
-    """Version 2.0.0, also approved with every gate passing."""
-    return ready_version(ci, engineer, reviewer, risk_officer, model, "2.0.0")
-
-
-@pytest.fixture
-def replaced(approved, second, risk_officer):
-    """1.0.0 went to production, then 2.0.0 replaced it."""
-    services.version_promote(
-        actor=risk_officer, version=approved, reason="first release", replaces=""
-    )
-    services.version_promote(
-        actor=risk_officer, version=fresh(second), reason="better recall", replaces="1.0.0"
-    )
-    return fresh(approved), fresh(second)
 
 
 # --- promotion ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from explain.models import Report
 from explain.services import report_run
 from reviews import services as review_services
-from tests.conftest import PASSWORD, Candidate
+from tests.builders import PASSWORD, Candidate
 
 
 @pytest.fixture(autouse=True)

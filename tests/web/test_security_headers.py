@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import Client
 
-from tests.conftest import client_for
+from tests.builders import client_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
