@@ -12,7 +12,9 @@ from registry.types import AnyUser
 REPORT_CAPABILITIES = ("can_register", "can_sign_off", "can_promote")
 
 
-def can_request_reports(user: AnyUser, version: ModelVersion, token: ApiToken | None = None) -> bool:
+def can_request_reports(
+    user: AnyUser, version: ModelVersion, token: ApiToken | None = None
+) -> bool:
     """People who work on or review the model may (re-)run its reports; CI and auditors not."""
     if permissions.is_service_account(user) or not permissions.can_view_model(
         user, version.model, token
