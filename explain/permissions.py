@@ -6,12 +6,15 @@ from __future__ import annotations
 from registry import permissions
 from registry.models import ApiToken, ModelVersion
 from registry.roles import has_capability
+from registry.types import AnyUser
 
 # Roles whose work needs fresh reports: engineers, signers and promoters (not auditors, not CI).
 REPORT_CAPABILITIES = ("can_register", "can_sign_off", "can_promote")
 
 
-def can_request_reports(user, version: ModelVersion, token: ApiToken | None = None) -> bool:
+def can_request_reports(
+    user: AnyUser, version: ModelVersion, token: ApiToken | None = None
+) -> bool:
     """People who work on or review the model may (re-)run its reports; CI and auditors not."""
     if permissions.is_service_account(user) or not permissions.can_view_model(
         user, version.model, token

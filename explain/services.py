@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from registry import services as registry_services
@@ -147,7 +147,7 @@ def report_request(
     return ReportRequest(report, created)
 
 
-def reports_for_new_version(*, version: ModelVersion, actor) -> None:
+def reports_for_new_version(*, version: ModelVersion, actor: Actor) -> None:
     """Queue the automatic reports of a newly registered version, in its transaction."""
     has_model_file = hasattr(version, "model_file")
     automatic = [
@@ -428,7 +428,7 @@ def report_delivered(*, report_id: int, due: datetime | None = None) -> None:
     )
 
 
-def _lost_in_broker(waiting, stale) -> list[int]:
+def _lost_in_broker(waiting: QuerySet[Report], stale: datetime) -> list[int]:
     """Queued reports whose message the broker no longer holds (a restart without persistence).
 
     Each report handed to the broker and not yet delivered has one message in the queue, so

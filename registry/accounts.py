@@ -429,12 +429,16 @@ def connect() -> None:
 class LockoutMessageMixin:
     """A login form that tells a locked account so, and for how long."""
 
-    def clean(self):
+    # Given by the authentication form this is mixed into.
+    request: HttpRequest | None
+    cleaned_data: dict[str, Any]
+
+    def clean(self) -> dict[str, Any]:
         try:
-            return super().clean()
+            return super().clean()  # type: ignore[misc]  # the form class it is mixed into
         except forms.ValidationError:
             # The axes backend refused the attempt, or this failure reached the limit.
-            if not getattr(self.request, "axes_locked_out", False):
+            if self.request is None or not getattr(self.request, "axes_locked_out", False):
                 raise
             self.locked = locked_error(self.request, self.cleaned_data.get("username", ""))
             raise forms.ValidationError(self.locked.message, code="locked") from None

@@ -33,12 +33,12 @@ def is_service_account(user: AnyUser) -> TypeGuard[Actor]:
     return hasattr(user, "service_account")
 
 
-def is_admin(user) -> bool:
+def is_admin(user: AnyUser) -> bool:
     """Admins (superusers count as admins)."""
     return Role.ADMIN in roles_of(user)
 
 
-def is_team_member(user, model: RegisteredModel) -> bool:
+def is_team_member(user: AnyUser, model: RegisteredModel) -> bool:
     """Whether the user belongs to the team that owns the model."""
     return user.pk is not None and model.owner_team.members.filter(pk=user.pk).exists()
 
@@ -56,7 +56,7 @@ def token_covers(token: ApiToken | None, model: RegisteredModel) -> bool:
 # --- visibility ----------------------------------------------------------------------------
 
 
-def model_visibility(user, token: ApiToken | None = None) -> Q | None:
+def model_visibility(user: AnyUser, token: ApiToken | None = None) -> Q | None:
     """The one visibility rule, as a filter on registered models: ``None`` when the user sees
     nothing, an empty ``Q()`` when they see everything. CI accounts see their token's scope;
     auditors and admins every model; other people the models of their teams."""
@@ -75,7 +75,7 @@ def model_visibility(user, token: ApiToken | None = None) -> Q | None:
     return Q(owner_team__members=user)
 
 
-def can_view_model(user, model: RegisteredModel, token: ApiToken | None = None) -> bool:
+def can_view_model(user: AnyUser, model: RegisteredModel, token: ApiToken | None = None) -> bool:
     """Whether the model exists as far as this user (and token) is concerned."""
     rule = model_visibility(user, token)
     if rule is None:
@@ -85,7 +85,7 @@ def can_view_model(user, model: RegisteredModel, token: ApiToken | None = None) 
     return type(model).objects.filter(rule, pk=model.pk).exists()
 
 
-def person_sees_model(user, model: RegisteredModel) -> bool:
+def person_sees_model(user: AnyUser, model: RegisteredModel) -> bool:
     """A person (never a CI account) who may see the model: the first condition of every
     action taken in the web UI."""
     return not is_service_account(user) and can_view_model(user, model)
@@ -114,7 +114,7 @@ def can_manage_model(user: AnyUser, model: RegisteredModel) -> bool:
     return has_capability(user, "can_manage_models") and is_team_member(user, model)
 
 
-def can_create_model(user, team: Team) -> bool:
+def can_create_model(user: AnyUser, team: Team) -> bool:
     """ML engineers create models for their own teams; admins for any team."""
     if is_service_account(user):
         return False
@@ -141,17 +141,17 @@ def can_set_risk_tier(user: AnyUser, model: RegisteredModel) -> bool:
 # --- accounts ------------------------------------------------------------------------------
 
 
-def can_issue_token(actor, user) -> bool:
+def can_issue_token(actor: Actor | None, user: Actor) -> bool:
     """People issue their own tokens; admins (and the system, ``actor=None``) anyone's."""
     return actor is None or actor == user or is_admin(actor)
 
 
-def can_revoke_token(actor, token: ApiToken) -> bool:
+def can_revoke_token(actor: Actor, token: ApiToken) -> bool:
     """People revoke their own tokens; admins anyone's."""
     return actor == token.user or is_admin(actor)
 
 
-def can_create_team(actor) -> bool:
+def can_create_team(actor: Actor | None) -> bool:
     """Admins (and the system, ``actor=None``) create teams."""
     return actor is None or is_admin(actor)
 
@@ -159,11 +159,11 @@ def can_create_team(actor) -> bool:
 # --- the audit trail -------------------------------------------------------------------------
 
 
-def can_export_audit(user) -> bool:
+def can_export_audit(user: AnyUser) -> bool:
     """Export the whole audit trail (and version bundles): auditors and admins."""
     return has_capability(user, "can_export")
 
 
-def can_verify_chain(user) -> bool:
+def can_verify_chain(user: AnyUser) -> bool:
     """Verify the audit chain now, or read its head as an anchor: auditors and admins."""
     return has_capability(user, "can_export")

@@ -12,6 +12,7 @@ from explain.permissions import can_request_reports
 from registry import permissions
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.roles import Role, has_capability, roles_of
+from registry.types import AnyUser
 
 from .models import Decision
 from .policies import sod_excluded
@@ -25,12 +26,12 @@ ROLLBACK_FROM = (VersionStatus.ARCHIVED,)
 APPROVING = (Decision.APPROVED, Decision.FAIRNESS_OVERRIDE)
 
 
-def acts_for(user, model: RegisteredModel) -> bool:
+def acts_for(user: AnyUser, model: RegisteredModel) -> bool:
     """Admins, and members of the model's owning team: whose review actions the model takes."""
     return permissions.is_admin(user) or permissions.is_team_member(user, model)
 
 
-def can_request_review(user, version: ModelVersion) -> bool:
+def can_request_review(user: AnyUser, version: ModelVersion) -> bool:
     """The owning team's ML engineers (or an admin) send a version to review."""
     return (
         permissions.person_sees_model(user, version.model)
@@ -39,12 +40,16 @@ def can_request_review(user, version: ModelVersion) -> bool:
     )
 
 
-def signs_in_person(user) -> bool:
+def signs_in_person(user: AnyUser) -> bool:
     """Only people with a password sign (an e-signature is a re-entered password); CI never."""
-    return not permissions.is_service_account(user) and user.has_usable_password()
+    return (
+        not permissions.is_service_account(user)
+        and user.is_authenticated
+        and user.has_usable_password()
+    )
 
 
-def signing_roles(user, decision: str = Decision.APPROVED) -> list[Role]:
+def signing_roles(user: AnyUser, decision: str = Decision.APPROVED) -> list[Role]:
     """The roles the user may sign ``decision`` as: reviewers and risk officers sign off;
     only risk officers override an inconclusive fairness verdict."""
     if decision == Decision.FAIRNESS_OVERRIDE:
@@ -52,7 +57,7 @@ def signing_roles(user, decision: str = Decision.APPROVED) -> list[Role]:
     return sorted(role for role in roles_of(user) if role.can_sign_off)
 
 
-def can_sign(user, version: ModelVersion) -> bool:
+def can_sign(user: AnyUser, version: ModelVersion) -> bool:
     """Reviewers and risk officers of the owning team (or admins who hold a signing role)."""
     return (
         signs_in_person(user)
@@ -62,22 +67,22 @@ def can_sign(user, version: ModelVersion) -> bool:
     )
 
 
-def can_override(user) -> bool:
+def can_override(user: AnyUser) -> bool:
     """Whether the user may sign a fairness override (risk officers)."""
     return bool(signing_roles(user, Decision.FAIRNESS_OVERRIDE))
 
 
-def can_approve(user, version: ModelVersion) -> bool:
+def can_approve(user: AnyUser, version: ModelVersion) -> bool:
     """Separation of duties: the submitter and the owning engineers never approve."""
     return user.pk not in sod_excluded(version)
 
 
-def has_promoter_role(user) -> bool:
+def has_promoter_role(user: AnyUser) -> bool:
     """Risk officers and admins promote to production."""
     return has_capability(user, "can_promote")
 
 
-def can_promote(user, version: ModelVersion) -> bool:
+def can_promote(user: AnyUser, version: ModelVersion) -> bool:
     """Risk officers and admins who act for the model put its versions in production."""
     return (
         permissions.person_sees_model(user, version.model)
@@ -86,17 +91,17 @@ def can_promote(user, version: ModelVersion) -> bool:
     )
 
 
-def can_rollback(user, version: ModelVersion) -> bool:
+def can_rollback(user: AnyUser, version: ModelVersion) -> bool:
     """A rollback is a promotion of an archived version: the same people."""
     return can_promote(user, version)
 
 
-def can_change_policy(user, model: RegisteredModel) -> bool:
+def can_change_policy(user: AnyUser, model: RegisteredModel) -> bool:
     """The review policy is governed like the risk tier it follows."""
     return permissions.can_set_risk_tier(user, model)
 
 
-def version_actions(user, version: ModelVersion, *, fairness_verdict: str | None) -> dict:
+def version_actions(user: AnyUser, version: ModelVersion, *, fairness_verdict: str | None) -> dict:
     """Which actions the version page offers: each one's predicate, on a version whose status
     allows it now."""
     status = version.status

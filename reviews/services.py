@@ -6,6 +6,7 @@ audit event in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -19,7 +20,7 @@ from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.permissions import can_view_model, person_sees_model, require
 from registry.roles import Role
 from registry.services import validate_instance
-from registry.types import Actor
+from registry.types import Actor, AnyUser
 
 from . import gates
 from . import permissions as rules
@@ -60,7 +61,7 @@ def _set_status(
         )
 
 
-def review_request(*, actor, version: ModelVersion, note: str = "") -> ReviewRequest:
+def review_request(*, actor: Actor, version: ModelVersion, note: str = "") -> ReviewRequest:
     """An ML engineer asks for review: registered -> in review."""
     require(person_sees_model(actor, version.model), "You may not request reviews for this model.")
     require(
@@ -104,7 +105,7 @@ def _policy_saved(model: RegisteredModel, actor: Actor) -> ReviewPolicy:
     return policy
 
 
-def _signing_role(actor, decision: str, role: str | None) -> str:
+def _signing_role(actor: Actor, decision: str, role: str | None) -> str:
     allowed = {r.value for r in rules.signing_roles(actor, decision)}
     require(
         bool(allowed),
@@ -260,7 +261,9 @@ def _after_signoff(actor: Actor, version: ModelVersion, decision: str) -> None:
         _set_status(version, VersionStatus.APPROVED, actor=actor)
 
 
-def _require_promoter(actor, version: ModelVersion, allowed) -> None:
+def _require_promoter(
+    actor: Actor, version: ModelVersion, allowed: Callable[[AnyUser, ModelVersion], bool]
+) -> None:
     """Refuse people who may not ``allowed`` (promote or roll back), saying which part fails."""
     require(person_sees_model(actor, version.model), "You may not promote versions of this model.")
     require(rules.has_promoter_role(actor), "Only risk officers and admins promote to production.")
@@ -322,7 +325,7 @@ def _gated_switch(
     reason: str,
     replaces: str,
     allowed_from: tuple[str, ...],
-    allowed,
+    allowed: Callable[[AnyUser, ModelVersion], bool],
 ) -> ProductionEvent:
     _require_promoter(actor, version, allowed)
     try:

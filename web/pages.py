@@ -11,6 +11,7 @@ from explain.presenters import fairness_sections, lime_rows
 from explain.selectors import latest_of_each_kind
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.selectors import models_visible_to
+from registry.types import Actor, AnyUser
 from reviews import gates
 from reviews import permissions as rules
 from reviews.models import SignOff
@@ -23,20 +24,21 @@ def _verdicts(latest: dict[str, Report]) -> dict[str, Any]:
     kpi = latest.get(kinds.KPI)
     perf = latest.get(kinds.PERFORMANCE)
     done = ReportStatus.SUCCEEDED
+    # A report that succeeded always holds a result; ``or {}`` only tells mypy so.
     return {
-        "fairness": fairness.result.get("verdict")
+        "fairness": (fairness.result or {}).get("verdict")
         if fairness and fairness.status == done
         else None,
-        "kpi": kpi.result["summary"] if kpi and kpi.status == done else None,
-        "kpi_values": {row["metric_key"]: row for row in kpi.result["kpis"]}
+        "kpi": (kpi.result or {})["summary"] if kpi and kpi.status == done else None,
+        "kpi_values": {row["metric_key"]: row for row in (kpi.result or {})["kpis"]}
         if kpi and kpi.status == done
         else {},
-        "performance": perf.result["overall"] if perf and perf.status == done else None,
+        "performance": (perf.result or {})["overall"] if perf and perf.status == done else None,
         "running": [r for r in latest.values() if not r.is_done],
     }
 
 
-def dashboard(user) -> dict[str, Any]:
+def dashboard(user: Actor) -> dict[str, Any]:
     """What a person should look at now, across the models they may see."""
     visible = models_visible_to(user)
     versions = (
@@ -59,7 +61,7 @@ def dashboard(user) -> dict[str, Any]:
     by_version: dict[int, list[Report]] = {}
     for report in reports:
         by_version.setdefault(report.version_id, []).append(report)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"version": v, "verdicts": _verdicts(latest_of_each_kind(by_version.get(v.pk, [])))}
         for v in in_review
     ]
@@ -165,7 +167,7 @@ def compare_versions(model: RegisteredModel, first: str, second: str) -> dict[st
     }
 
 
-def version_page(version: ModelVersion, user) -> dict[str, Any]:
+def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
     """Everything the version page shows, and which actions the user may take."""
     reports = list(
         Report.objects.filter(version=version)
@@ -186,6 +188,7 @@ def version_page(version: ModelVersion, user) -> dict[str, Any]:
         .first()
     )
     fairness = result(kinds.FAIRNESS)
+    lime = result(kinds.LIME)
     return {
         "model": version.model,
         "version": version,
@@ -202,9 +205,9 @@ def version_page(version: ModelVersion, user) -> dict[str, Any]:
         "shap_files": {f.name: f for f in latest[kinds.SHAP].files.all()}
         if kinds.SHAP in latest
         else {},
-        "lime_rows": lime_rows(result(kinds.LIME)) if result(kinds.LIME) else [],
+        "lime_rows": lime_rows(lime) if lime else [],
         "row_explanations": [
-            {"report": r, "rows": lime_rows(r.result) if r.status == done else []}
+            {"report": r, "rows": lime_rows(r.result or {}) if r.status == done else []}
             for r in reports
             if r.kind == kinds.LIME and r.params.get("rows")
         ],

@@ -81,13 +81,15 @@ _quote = json.encoder.encode_basestring  # what that encoder writes for a str (C
 def _payload_encoder() -> Callable[[Any], str]:
     """The C encoder behind ``_canonical_encode``, made once instead of on every call (it is
     half the cost of a chain walk); without the C accelerator, the encoder itself."""
-    if json.encoder.c_make_encoder is None:
+    # c_make_encoder is the C accelerator json.encoder imports when it can; typeshed omits it.
+    if json.encoder.c_make_encoder is None:  # type: ignore[attr-defined]
         return _canonical_encode
     # markers, default, encoder, indent, key and item separators, sort_keys, skipkeys,
     # allow_nan. No markers: JSON read from a database cannot be circular. No default:
     # anything JSON cannot hold raises TypeError, and _canonical_body then takes the
     # generic path, which raises json's own error.
-    encoder = json.encoder.c_make_encoder(None, None, _quote, None, ":", ",", True, False, False)
+    make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+    encoder = make(None, None, _quote, None, ":", ",", True, False, False)
     return lambda value: "".join(encoder(value, 0))
 
 

@@ -126,7 +126,8 @@ class AuditFilterForm(forms.Form):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for name, end in (("from", False), ("to", True)):
             text = (data.get(name) or "").strip()
             data[f"{name}_bound"] = None

@@ -12,6 +12,7 @@ from ..errors import InvalidInput
 from ..models import AuditEvent
 from ..permissions import can_export_audit, can_verify_chain, require
 from ..selectors import audit_events_visible_to
+from ..types import Actor
 from .chain import ChainReport, audit_verify
 from .encoders import FORMATS
 from .exports import AuditExport, export_chunks, export_filename
@@ -22,7 +23,7 @@ EXPORT_REFUSED = "Only auditors and admins export the audit trail."
 VERIFY_REFUSED = "Only auditors and admins verify the chain."
 
 
-def audit_export(*, actor, fmt: str, filters: AuditFilters, via: str) -> AuditExport:
+def audit_export(*, actor: Actor, fmt: str, filters: AuditFilters, via: str) -> AuditExport:
     """Record that ``actor`` exports the events they may see that match ``filters``, then
     hand over the file to stream (the web page and the API)."""
     require(can_export_audit(actor), EXPORT_REFUSED)
@@ -37,7 +38,7 @@ def audit_export(*, actor, fmt: str, filters: AuditFilters, via: str) -> AuditEx
     )
 
 
-def audit_export_record(*, actor, fmt: str, filters: AuditFilters, via: str) -> AuditEvent:
+def audit_export_record(*, actor: Actor, fmt: str, filters: AuditFilters, via: str) -> AuditEvent:
     """Record that ``actor`` exported the trail with ``filters``; committed before any row
     is sent, so an export that is cut off half way is still on record."""
     require(can_export_audit(actor), EXPORT_REFUSED)
@@ -63,7 +64,7 @@ class Verification:
         return self.report.checked / self.seconds if self.seconds > 0 else 0.0
 
 
-def audit_chain_verify(*, actor) -> Verification:
+def audit_chain_verify(*, actor: Actor) -> Verification:
     """Walk the whole chain now, then record the outcome as an ``audit.verified`` event."""
     require(can_verify_chain(actor), VERIFY_REFUSED)
     started = time.perf_counter()

@@ -83,7 +83,7 @@ def bundle_build(*, version: ModelVersion, actor, now: datetime | None = None) -
         writer.stream("audit/events.csv", export_chunks(events, "csv"))
         links = (
             writer.stream("audit/chain.jsonl", _chain_lines(first["seq"], last["seq"], model.name))
-            if first
+            if first and last
             else writer.stream("audit/chain.jsonl", [])
         )
         audit = {

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
+
+from registry.types import SignedInRequest
 
 from .. import pages
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: SignedInRequest) -> HttpResponse:
     """Pending reviews, versions held by gates, production versions, running reports."""
     return render(request, "reviews/dashboard.html", pages.dashboard(request.user))

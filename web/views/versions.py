@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -14,7 +14,7 @@ from explain import services as explain_services
 from registry.errors import DomainError
 from registry.models import ModelVersion
 from registry.selectors import version_for_user
-from registry.types import SignedInRequest
+from registry.types import AnyUser, SignedInRequest
 from reviews import bundles, services
 from reviews.models import Decision
 from reviews.permissions import signing_roles
@@ -23,7 +23,7 @@ from .. import pages
 from ..forms import ExplainRowForm, PromoteForm, ReviewRequestForm, RollbackForm, SignOffForm
 
 
-def _signing_roles(user) -> list[tuple[str, str]]:
+def _signing_roles(user: AnyUser) -> list[tuple[str, str]]:
     return [(role.value, role.label) for role in signing_roles(user)]
 
 
@@ -165,7 +165,7 @@ def explain_row(request: SignedInRequest, name: str, version: str) -> HttpRespon
 
 
 @login_required
-def version_bundle(request: HttpRequest, name: str, version: str) -> FileResponse:
+def version_bundle(request: SignedInRequest, name: str, version: str) -> FileResponse:
     """Download a version's bundle: auditors and admins; 404 for people outside the model."""
     obj = version_for_user(request.user, name, version)
     return bundles.bundle_response(bundles.bundle_export(actor=request.user, version=obj))

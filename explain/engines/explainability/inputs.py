@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 Progress = Callable[[float, str], None]
-ProtectedInput = pd.DataFrame | Mapping[str, Sequence[Any] | np.ndarray | pd.Series]
+ProtectedInput: TypeAlias = pd.DataFrame | Mapping[str, Sequence[Any] | np.ndarray | pd.Series]
 
 PRIVILEGED, UNPRIVILEGED = "privileged", "unprivileged"
 _DIGITS = 12
@@ -97,8 +97,8 @@ def _prepare(
         positive_index = 1
     elif positive_class in classes:
         positive_index = classes.index(positive_class)
-    elif (wanted := _label_text(positive_class)) in (texts := [_label_text(c) for c in classes]):
-        positive_index = texts.index(wanted)  # "1" from a form or CSV names class 1
+    elif (label := _label_text(positive_class)) in (texts := [_label_text(c) for c in classes]):
+        positive_index = texts.index(label)  # "1" from a form or CSV names class 1
     else:
         raise ValueError(f"positive_class {positive_class!r} is not one of {classes}.")
 
@@ -115,8 +115,8 @@ def _prepare(
             )
         if name not in privileged:
             raise ValueError(f"No privileged values given for protected attribute {name!r}.")
-        given = privileged[name]
-        given = [given] if isinstance(given, str | bytes) or np.isscalar(given) else list(given)
+        raw = privileged[name]
+        given = [raw] if isinstance(raw, str | bytes) or np.isscalar(raw) else list(raw)
         wanted = sorted(set(_as_text(pd.Series(given))))
         membership[str(name)] = _as_text(series).isin(wanted).to_numpy()
         privileged_values[str(name)] = wanted

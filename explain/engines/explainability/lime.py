@@ -83,7 +83,9 @@ def lime_report(
     data = X.to_numpy(dtype=float)
     pos = inputs.positive_index
     predict = _proba_function(model, X.columns)
-    chosen_proba = np.asarray(predict(data[chosen]), dtype=float)[:, pos] if chosen else []
+    chosen_proba: np.ndarray | list[float] = (
+        np.asarray(predict(data[chosen]), dtype=float)[:, pos] if chosen else []
+    )
     # LIME draws every perturbation from the explainer's RandomState, so each row gets its
     # own explainer in the same starting state: a row's explanation never depends on which
     # rows were explained before it.

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .shap import SCALE_NAMES, ShapOutput
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 
 def shap_plots(output: ShapOutput, *, max_display: int = 15) -> dict[str, bytes]:
@@ -27,7 +30,11 @@ def shap_plots(output: ShapOutput, *, max_display: int = 15) -> dict[str, bytes]
     positive = output.result.get("positive_class")
     plots = {}
     # Text stays text in the SVG (smaller, searchable); the page supplies the font.
-    style = {"svg.hashsalt": "gatehouse", "svg.fonttype": "none", "font.size": 9}
+    style: dict[RcKeyType, Any] = {
+        "svg.hashsalt": "gatehouse",
+        "svg.fonttype": "none",
+        "font.size": 9,
+    }
     with matplotlib.rc_context(style):
         fig = Figure(figsize=(7, 0.35 * len(top) + 1.2))
         ax = fig.add_subplot()

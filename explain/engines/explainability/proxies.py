@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ def _binned(columns: np.ndarray) -> np.ndarray:
     codes = np.zeros(columns.shape, dtype=np.int64)
     ordered = np.sort(columns, axis=1)  # NaN sorts last
     present = (~np.isnan(ordered)).sum(axis=1)
+    side: Literal["left", "right"]
     for j, column in enumerate(columns):
         values = ordered[j, : present[j]]
         if len(values) == 0:

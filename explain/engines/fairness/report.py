@@ -122,14 +122,15 @@ def _unit_section(
         for m in METRICS
     }
     at_least = None
-    comparisons = []
+    comparisons: list[dict[str, Any]] = []
     for m, member in enumerate(members):
         unpriv_size = int(unpriv[m].sum())
         large_enough = min(int(priv.sum()), unpriv_size) >= policy.min_group_size
-        metrics = {}
+        metrics: dict[str, dict[str, Any]] = {}
         for metric in METRICS:
             value = number(point[metric][m])
-            interval = intervals[metric][m] if intervals[metric] is not None else None
+            per_member = intervals[metric]
+            interval = per_member[m] if per_member is not None else None
             verdict, reason = metric_verdict(
                 metric, value, interval, groups_large_enough=large_enough, policy=policy
             )

@@ -126,7 +126,8 @@ def _build_units(
                 values=values,
                 privileged=flags,
                 stratum_target=strata_codes[column] * 4 + strata_cell,
-                row_codes=lambda codes=codes: codes,
+                # mypy cannot type a lambda whose defaults bind the loop's values.
+                row_codes=lambda codes=codes: codes,  # type: ignore[misc]
             )
         )
     for a, b in combinations(columns, 2):
@@ -145,7 +146,7 @@ def _build_units(
                 values=[(values_a[i], values_b[j]) for i, j in zip(ia, ib, strict=True)],
                 privileged=flags_a[ia] & flags_b[ib],
                 stratum_target=compact * 4 + strata_cell,
-                row_codes=lambda ca=codes_a, cb=codes_b, lk=lookup, s=size_b: lk[ca * s + cb],
+                row_codes=lambda ca=codes_a, cb=codes_b, lk=lookup, s=size_b: lk[ca * s + cb],  # type: ignore[misc]
             )
         )
     return units, strata_counts, warnings
