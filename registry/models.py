@@ -12,8 +12,6 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .permissions import model_visibility
-
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 sha256_validator = RegexValidator(SHA256_RE, "Must be 64 lowercase hexadecimal characters.")
 
@@ -38,16 +36,6 @@ class RiskTier(models.TextChoices):
     HIGH = "high", "High"
 
 
-class RegisteredModelQuerySet(models.QuerySet):
-    """Registered models, restricted to what a caller may see (as NetBox's
-    ``RestrictedQuerySet.restrict``): every list page and API endpoint starts here."""
-
-    def visible_to(self, user, token: ApiToken | None = None) -> RegisteredModelQuerySet:
-        """The models ``user`` (or a CI ``token``) may know exist: ``permissions.model_visibility``."""
-        rule = model_visibility(user, token)
-        return self.none() if rule is None else self.filter(rule)
-
-
 class RegisteredModel(models.Model):
     """A model under governance; its versions are the candidates for production."""
 
@@ -61,8 +49,6 @@ class RegisteredModel(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = RegisteredModelQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

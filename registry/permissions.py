@@ -2,23 +2,21 @@
 
 Services enforce them with ``require(predicate(...), message)``; pages ask the same functions
 whether to show a button. Visibility is one rule, ``model_visibility``: list pages and the API
-apply it through ``RegisteredModel.objects.visible_to(user)``, and ``can_view_model`` asks it
-about one model. The review and report rules live in ``reviews.permissions`` and
+apply it through ``visible_models(user)`` (as NetBox's ``RestrictedQuerySet.restrict``), and
+``can_view_model`` asks it about one model. The review and report rules live in ``reviews.permissions`` and
 ``explain.permissions`` and build on these.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TypeGuard
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from .errors import NotAllowed
+from .models import ApiToken, RegisteredModel, Team
 from .roles import Role, has_capability, roles_of
 from .types import Actor, AnyUser
-
-if TYPE_CHECKING:
-    from .models import ApiToken, RegisteredModel, Team
 
 
 def require(allowed: bool, message: str) -> None:
@@ -75,6 +73,13 @@ def model_visibility(user: AnyUser, token: ApiToken | None = None) -> Q | None:
     return Q(owner_team__members=user)
 
 
+def visible_models(user: AnyUser, token: ApiToken | None = None) -> QuerySet[RegisteredModel]:
+    """The models ``user`` (or a CI ``token``) may know exist: every list page, API endpoint
+    and selector starts here."""
+    rule = model_visibility(user, token)
+    return RegisteredModel.objects.none() if rule is None else RegisteredModel.objects.filter(rule)
+
+
 def can_view_model(user: AnyUser, model: RegisteredModel, token: ApiToken | None = None) -> bool:
     """Whether the model exists as far as this user (and token) is concerned."""
     rule = model_visibility(user, token)
@@ -82,7 +87,7 @@ def can_view_model(user: AnyUser, model: RegisteredModel, token: ApiToken | None
         return False
     if not rule:
         return True
-    return type(model).objects.filter(rule, pk=model.pk).exists()
+    return RegisteredModel.objects.filter(rule, pk=model.pk).exists()
 
 
 def person_sees_model(user: AnyUser, model: RegisteredModel) -> bool:

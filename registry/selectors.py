@@ -6,13 +6,14 @@ from django.db.models import QuerySet
 
 from .errors import NotFound
 from .models import ApiToken, AuditEvent, ModelVersion, RegisteredModel
+from .permissions import visible_models
 from .roles import has_capability
 from .types import AnyUser
 
 
 def models_visible_to(user: AnyUser, token: ApiToken | None = None) -> QuerySet[RegisteredModel]:
     """The models a user (or a CI token) may know exist."""
-    return RegisteredModel.objects.visible_to(user, token).select_related("owner_team")
+    return visible_models(user, token).select_related("owner_team")
 
 
 def model_for_user(user: AnyUser, name: str, token: ApiToken | None = None) -> RegisteredModel:

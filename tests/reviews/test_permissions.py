@@ -62,15 +62,15 @@ def test_visibility_is_one_rule_for_lists_and_single_models(
     user, token, _ = ci
     people = [request.getfixturevalue(r) for r in ROLES if r != "ci_user"]
     for person, tok in [*((p, None) for p in people), (user, token), (user, None)]:
-        listed = set(RegisteredModel.objects.visible_to(person, tok))
+        listed = set(registry_permissions.visible_models(person, tok))
         single = {
             m
             for m in RegisteredModel.objects.all()
             if registry_permissions.can_view_model(person, m, tok)
         }
         assert listed == single, person
-    assert set(RegisteredModel.objects.visible_to(auditor)) == {model, other_model}
-    assert set(RegisteredModel.objects.visible_to(user, token)) == {model}
+    assert set(registry_permissions.visible_models(auditor)) == {model, other_model}
+    assert set(registry_permissions.visible_models(user, token)) == {model}
 
 
 class _Undo(Exception):
