@@ -58,7 +58,7 @@ def test_the_predicates_say_who_may_do_what(role, request, submitted):
 def test_visibility_is_one_rule_for_lists_and_single_models(
     request, model, other_model, ci, auditor
 ):
-    """``RegisteredModel.objects.visible_to`` and ``can_view_model`` read the same rule."""
+    """``registry.permissions.visible_models`` and ``can_view_model`` read the same rule."""
     user, token, _ = ci
     people = [request.getfixturevalue(r) for r in ROLES if r != "ci_user"]
     for person, tok in [*((p, None) for p in people), (user, token), (user, None)]:
