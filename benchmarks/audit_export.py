@@ -10,9 +10,17 @@ events. Then it measures, in the same run:
   fresh child process that consumes the response in-process: rows/s, time to first byte,
   and memory as the child's resident set size (RSS; ``VmHWM`` high-water mark and its
   growth over the RSS before the stream, from /proc/self/status);
-- ``registry.audit.chain.audit_verify()`` over the whole chain: events/s.
+- ``registry.audit.chain.audit_verify()`` over the whole chain in this process (``jobs=1``)
+  and in ``--jobs`` worker processes: events/s;
+- the peer: sha256 of the very canonical bodies the chain hashes (built beforehand, held in
+  memory), events/s, and the walk's ratio to it (the floor any verifier pays);
+- the previous walk (``verify_events`` over ``iter_event_contents``: ORM values, a dict per
+  event), for the before/after figure in the same run.
 
-    .venv/bin/python benchmarks/audit_export.py [--events N]
+Each round runs every measurement once, in turn (interleaved), so load on the machine hits
+all of them alike; the summary gives the median of the rounds.
+
+    .venv/bin/python benchmarks/audit_export.py [--events N] [--rounds R] [--jobs J]
     .venv/bin/python benchmarks/audit_export.py --database-url postgres://postgres@127.0.0.1:5432/gatehouse
 """
 
@@ -23,6 +31,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -208,6 +217,62 @@ def measure_export(fmt: str) -> dict:
     }
 
 
+def canonical_bodies() -> list[bytes]:
+    """The exact bytes the chain hashes, one per event, for the peer measurement."""
+    from registry.audit.chain import _canonical_body, iter_event_contents
+
+    return [_canonical_body(event).encode("utf-8") for event in iter_event_contents()]
+
+
+def measure_sha(bodies: list[bytes]) -> float:
+    """sha256 of each canonical body (hexdigest, as the walk compares): events/s."""
+    import hashlib
+
+    sha256 = hashlib.sha256
+    started = time.perf_counter()
+    for body in bodies:
+        sha256(body).hexdigest()
+    return len(bodies) / (time.perf_counter() - started)
+
+
+def measure_verify(jobs: int) -> float:
+    """``audit_verify(jobs=...)`` over the whole chain: events/s."""
+    from registry.audit.chain import audit_verify
+
+    started = time.perf_counter()
+    report = audit_verify(jobs=jobs)
+    seconds = time.perf_counter() - started
+    assert report.ok, report.first_break
+    return report.checked / seconds
+
+
+def measure_previous_walk() -> float:
+    """The walk as it was before it read raw rows: ``verify_events`` over dicts."""
+    from registry.audit.chain import iter_event_contents, verify_events
+
+    started = time.perf_counter()
+    report = verify_events(iter_event_contents())
+    seconds = time.perf_counter() - started
+    assert report.ok, report.first_break
+    return report.checked / seconds
+
+
+def measure_export_child(fmt: str, url: str, data_dir: str) -> float:
+    """One export in a fresh child process; prints its details, returns rows/s."""
+    command = [sys.executable, __file__, "--measure", fmt, "--database-url", url]
+    out = subprocess.run(
+        [*command, "--data-dir", data_dir], check=True, capture_output=True, text=True
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(
+        f"  export {fmt:5}: {r['rows']:,} rows, {r['bytes'] / 1e6:,.0f} MB in "
+        f"{r['seconds']:.1f} s = {r['rows_per_s']:,.0f} rows/s; first byte after "
+        f"{r['first_byte_ms']:.0f} ms; peak RSS {r['rss_peak_mb']:.0f} MB "
+        f"(+{r['rss_peak_mb'] - r['rss_before_mb']:.0f} MB while streaming)"
+    )
+    return r["rows_per_s"]
+
+
 def child(args) -> None:
     setup_django(args.database_url, args.data_dir)
     print(json.dumps(measure_export(args.measure)))
@@ -224,6 +289,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--database-url", default="", help="PostgreSQL server to use")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument("--jobs", type=int, default=0, help="processes (default: CPU count)")
     parser.add_argument("--measure", choices=["csv", "jsonl"], help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -240,7 +307,6 @@ def main() -> None:
     from django.db import connection
 
     from registry import services
-    from registry.audit.chain import audit_verify
 
     old_name = None
     if pg:
@@ -260,30 +326,32 @@ def main() -> None:
             f"seeded {args.events:,} chained events in {seconds:.1f} s "
             f"({args.events / seconds:,.0f} events/s, hashes computed in Python)"
         )
+        bodies = canonical_bodies()
         connection.close()
-        for fmt in ("csv", "jsonl"):
-            command = [sys.executable, __file__, "--measure", fmt]
-            out = subprocess.run(
-                [*command, "--database-url", url, "--data-dir", data_dir],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(
-                f"export {fmt:5}: {r['rows']:,} rows, {r['bytes'] / 1e6:,.0f} MB in "
-                f"{r['seconds']:.1f} s = {r['rows_per_s']:,.0f} rows/s; first byte after "
-                f"{r['first_byte_ms']:.0f} ms; peak RSS {r['rss_peak_mb']:.0f} MB "
-                f"({r['rss_before_mb']:.0f} MB before the stream, "
-                f"+{r['rss_peak_mb'] - r['rss_before_mb']:.0f} MB while streaming)"
-            )
-        started = time.perf_counter()
-        report = audit_verify()
-        seconds = time.perf_counter() - started
-        print(
-            f"audit_verify: {report.checked:,} events in {seconds:.1f} s = "
-            f"{report.checked / seconds:,.0f} events/s ({'OK' if report.ok else 'BROKEN'})"
-        )
+        jobs = args.jobs or os.cpu_count() or 1
+        runs: dict[str, list[float]] = {}
+        for round_no in range(1, args.rounds + 1):
+            line = []
+            for name, measure in (
+                ("verify, 1 process", lambda: measure_verify(1)),
+                (f"verify, {jobs} processes", lambda: measure_verify(jobs)),
+                ("sha256 of the bodies", lambda: measure_sha(bodies)),
+                ("previous walk", measure_previous_walk),
+                ("export csv", lambda: measure_export_child("csv", url, data_dir)),
+                ("export jsonl", lambda: measure_export_child("jsonl", url, data_dir)),
+            ):
+                rate = measure()
+                runs.setdefault(name, []).append(rate)
+                line.append(f"{name} {rate:,.0f}/s")
+            print(f"round {round_no}: " + "; ".join(line), flush=True)
+        peer = runs["sha256 of the bodies"]
+        print(f"medians of {args.rounds} rounds ({args.events:,} events):")
+        for name, rates in runs.items():
+            unit = "rows/s" if name.startswith("export") else "events/s"
+            # The ratio within each round (both measured under the same load), then its median.
+            ratio = statistics.median(p / r for p, r in zip(peer, rates, strict=True))
+            versus = "" if name.startswith("export") else f"  ({ratio:.1f}x the hashing time)"
+            print(f"  {name:24} {statistics.median(rates):>12,.0f} {unit}{versus}")
     finally:
         if pg:
             connection.creation.destroy_test_db(old_name, verbosity=0)

@@ -9,7 +9,9 @@ fast walk over the stored chain.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -284,29 +286,201 @@ def iter_event_contents(queryset=None, chunk_size: int = 5000) -> Iterator[dict[
         }
 
 
-def audit_verify() -> ChainReport:
+# --- the fast walk over the stored chain -------------------------------------------------
+#
+# ``audit_verify`` reads raw rows (a plain cursor, large ``fetchmany`` chunks, the time and the
+# payload as text) and checks each one in one tight loop. It computes exactly the text
+# ``_canonical_body`` (and so ``event_hash``) does: the stored payload text is never trusted
+# to be canonical, it is parsed and re-encoded, because the database may hold the same value
+# spelled differently (key order, spaces, escapes) and only the canonical spelling is hashed.
+
+_WALK_CHUNK = 20_000
+
+
+def _walk_sql(vendor: str, *, by_id: bool) -> str:
+    """One range of the chain (``%s``: first and last seq) as raw rows in ``_FIELDS`` order."""
+    table = AuditEvent._meta.db_table
+    if vendor == "postgresql":
+        created, payload = _PG_UTC_TEXT % {"expressions": "created_at"}, "payload::text"
+    else:  # no declared type on an expression, so SQLite hands over the stored text
+        created, payload = "CAST(created_at AS TEXT)", "CAST(payload AS TEXT)"
+    # ``+seq``: SQLite then reads the table in rowid order instead of through the seq index.
+    where, order = ("+seq BETWEEN %s AND %s", "id") if by_id else ("seq BETWEEN %s AND %s", "seq")
+    return (
+        f"SELECT seq, {created}, actor_name, action, object_type, object_id, model_name, "  # noqa: S608
+        f"{payload}, prev_hash, hash FROM {table} WHERE {where} ORDER BY {order}"
+    )
+
+
+def _walk_chunks(first: int, last: int, *, by_id: bool = False) -> Iterator[list[tuple]]:
+    """The stored events with ``first <= seq <= last`` in chunks of raw rows, in seq order
+    (or in rowid order, ``by_id``, which SQLite reads faster and which is the chain's order
+    whenever events were appended one after another)."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_walk_sql(connection.vendor, by_id=by_id), [first, last])
+        while chunk := cursor.fetchmany(_WALK_CHUNK):
+            yield chunk
+
+
+def _walk(
+    chunks: Iterable[list[tuple]], prev_seq: int, prev_hash: str, *, sqlite: bool
+) -> ChainReport:
+    """``verify_events`` over raw rows: the same checks in the same order, the same hashed
+    text, without building a dict per event.
+
+    ``prev_hash`` goes in unquoted: it equals ``prev_hash`` here, which is the genesis hash, a
+    hex digest this walk just matched, or (a segment's anchor) a value ``_segments_join``
+    holds against such a digest before any of the segment's findings count.
+    """
+    checked = 0
+    sha256, quote, parse, encode, utc = (
+        hashlib.sha256,
+        _quote,
+        _parse_json,
+        _encode_payload,
+        _utc_text,
+    )
+    for chunk in chunks:
+        for seq, created, actor, action, otype, oid, model, payload, prev, digest in chunk:
+            if seq != prev_seq + 1:
+                reason = f"expected sequence number {prev_seq + 1}, found {seq}"
+                return ChainReport(checked, prev_seq, prev_hash, ChainBreak(seq, reason))
+            if prev != prev_hash:
+                reason = "prev_hash does not match the previous event's hash"
+                return ChainReport(checked, prev_seq, prev_hash, ChainBreak(seq, reason))
+            if sqlite:
+                if len(created) == 26 and created[10] == " ":
+                    created = f"{created[:10]}T{created[11:]}Z"
+                else:
+                    created = utc(created)
+            try:
+                body = (
+                    f'{{"action":{quote(action)},"actor":{quote(actor)},'
+                    f'"created_at":{quote(created)},"model":{quote(model)},'
+                    f'"object_id":{quote(oid)},"object_type":{quote(otype)},'
+                    f'"payload":{encode(parse(payload))},"prev_hash":"{prev}","seq":{seq}}}'
+                )
+                intact = sha256(body.encode("utf-8")).hexdigest() == digest
+            except (TypeError, ValueError):  # not JSON, NaN, not text: it was not hashed so
+                intact = False
+            if not intact:
+                reason = "content does not match its hash (the event was altered)"
+                return ChainReport(checked, prev_seq, prev_hash, ChainBreak(seq, reason))
+            prev_seq, prev_hash = seq, digest
+            checked += 1
+    return ChainReport(checked, prev_seq, prev_hash, None)
+
+
+def _walk_whole(last: int) -> ChainReport:
+    """The chain from its genesis up to ``last`` in this process."""
+    sqlite = connection.vendor == "sqlite"
+    if sqlite:
+        # Rowid order is seq order unless rows were inserted out of turn; a walk that holds
+        # in rowid order saw seq 1, 2, ... last, which is the seq order, so its answer stands.
+        report = _walk(_walk_chunks(1, last, by_id=True), 0, GENESIS_HASH, sqlite=True)
+        if report.ok:
+            return report
+    return _walk(_walk_chunks(1, last), 0, GENESIS_HASH, sqlite=sqlite)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """One range of seq walked on its own, anchored at its own first event, whose link to
+    the range before it the caller checks."""
+
+    first_seq: int | None  # None: no event in the range
+    first_prev: str
+    report: ChainReport
+
+
+def _walk_segment(bounds: tuple[int, int]) -> _Segment:
+    """Walk the events in one range of seq (in a worker process)."""
+    with transaction.atomic():  # PostgreSQL's server-side cursor lives in a transaction
+        return _walk_range(*bounds)
+
+
+def _walk_range(first: int, last: int) -> _Segment:
+    sqlite = connection.vendor == "sqlite"
+    chunks = _walk_chunks(first, last)
+    head = next(chunks, None)
+    if not head:
+        return _Segment(None, "", ChainReport(0, first - 1, "", None))
+    seq, prev = head[0][0], head[0][8]
+    report = _walk(itertools.chain([head], chunks), seq - 1, prev, sqlite=sqlite)
+    return _Segment(seq, prev, report)
+
+
+def _segments_join(segments: Iterable[_Segment]) -> ChainReport:
+    """The report one walk over the whole range would give, from its segments in order: each
+    segment's first event must follow the previous segment's last one (number and link)."""
+    checked, prev_seq, prev_hash = 0, 0, GENESIS_HASH
+    for segment in segments:
+        if segment.first_seq is None:
+            continue
+        seq, report = segment.first_seq, segment.report
+        if seq != prev_seq + 1:
+            reason = f"expected sequence number {prev_seq + 1}, found {seq}"
+            return ChainReport(checked, prev_seq, prev_hash, ChainBreak(seq, reason))
+        if segment.first_prev != prev_hash:
+            reason = "prev_hash does not match the previous event's hash"
+            return ChainReport(checked, prev_seq, prev_hash, ChainBreak(seq, reason))
+        checked += report.checked
+        if not report.ok:
+            return ChainReport(checked, report.last_seq, report.last_hash, report.first_break)
+        prev_seq, prev_hash = report.last_seq, report.last_hash
+    return ChainReport(checked, prev_seq, prev_hash, None)
+
+
+def _segment_bounds(last: int, parts: int) -> list[tuple[int, int]]:
+    size = max(1, -(-last // parts))
+    return [(first, min(first + size - 1, last)) for first in range(1, last + 1, size)]
+
+
+def _walk_parallel(last: int, jobs: int) -> ChainReport:
+    """The chain up to ``last`` walked by ``jobs`` processes, each over ranges of seq."""
+    bounds = _segment_bounds(last, jobs * 4)
+    connections.close_all()  # each child opens its own connection
+    context = multiprocessing.get_context("fork")
+    with context.Pool(jobs) as pool:
+        return _segments_join(pool.imap(_walk_segment, bounds))
+
+
+def _can_fork() -> bool:
+    """Whether worker processes could read the chain: not inside a transaction (they would
+    not see its writes) and not from a database that lives in this process's memory."""
+    if connection.in_atomic_block or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
+
+
+def audit_verify(*, jobs: int = 1) -> ChainReport:
     """Walk the whole stored chain and check it ends at the recorded head.
 
     The head is read first and the walk stops there: events appended meanwhile (their head
-    update commits with them) are not mistaken for a break. On PostgreSQL the walk runs in
+    update commits with them) are not mistaken for a break. On PostgreSQL the head is read in
     one REPEATABLE READ snapshot when it can, so an event beyond the head is then a forgery.
+    ``jobs`` > 1 walks ranges of the chain in that many processes (events up to the head are
+    never changed, so each may read its own snapshot); where processes cannot see this
+    connection's data (inside a transaction, an in-memory database) it walks in this one.
     """
+    parallel = jobs > 1 and _can_fork()
     with transaction.atomic():
         snapshot = _begin_snapshot()
         head = AuditChainHead.objects.get(pk=1)
-        events = AuditEvent.objects.filter(seq__lte=head.seq)
-        report = verify_events(iter_event_contents(events))
+        report = None if parallel else _walk_whole(head.seq)
         beyond = (
             AuditEvent.objects.filter(seq__gt=head.seq).order_by("seq").first()
-            if snapshot and report.ok
+            if snapshot
             else None
         )
+    if report is None:
+        report = _walk_parallel(head.seq, jobs)
     if report.ok and (head.seq, head.hash) != (report.last_seq, report.last_hash):
         reason = f"the chain ends at #{report.last_seq} but the head records #{head.seq}"
         return ChainReport(
             report.checked, report.last_seq, report.last_hash, ChainBreak(head.seq, reason)
         )
-    if beyond is not None:
+    if report.ok and beyond is not None:
         reason = f"event #{beyond.seq} lies beyond the head (#{head.seq})"
         return ChainReport(
             report.checked, report.last_seq, report.last_hash, ChainBreak(beyond.seq, reason)
