@@ -3,6 +3,7 @@ the chain no longer holds an anchor an auditor kept (``--expect-head``, ``--anch
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -34,6 +35,14 @@ class Command(BaseCommand):
             help="A file of anchors: audit_head's JSON lines, or a bundle's manifest.json",
         )
 
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=1,
+            metavar="N",
+            help="Walk ranges of the chain in N processes (0: one per CPU); default 1",
+        )
+
     def _anchors(self, options) -> list[Anchor]:
         anchors = []
         for text in options["expect_head"]:
@@ -51,8 +60,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         anchors = self._anchors(options)
+        jobs = options["jobs"]
+        if jobs < 0:
+            raise CommandError("--jobs: a number of processes, 0 for one per CPU")
         started = time.perf_counter()
-        report = audit_verify()
+        report = audit_verify(jobs=jobs or os.cpu_count() or 1)
         elapsed = time.perf_counter() - started
         if report.first_break is not None:
             brk = report.first_break
