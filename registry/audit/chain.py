@@ -83,18 +83,23 @@ _quote = json.encoder.encode_basestring  # what that encoder writes for a str (C
 def _payload_encoder() -> Callable[[Any], str]:
     """The C encoder behind ``_canonical_encode``, made once instead of on every call (it is
     half the cost of a chain walk); without the C accelerator, the encoder itself."""
-    # c_make_encoder is the C accelerator json.encoder imports when it can; typeshed omits it.
-    if json.encoder.c_make_encoder is None:  # type: ignore[attr-defined]
+    if _c_payload_encoder is None:
         return _canonical_encode
-    # markers, default, encoder, indent, key and item separators, sort_keys, skipkeys,
-    # allow_nan. No markers: JSON read from a database cannot be circular. No default:
-    # anything JSON cannot hold raises TypeError, and _canonical_body then takes the
-    # generic path, which raises json's own error.
-    make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
-    encoder = make(None, None, _quote, None, ":", ",", True, False, False)
+    encoder = _c_payload_encoder
     return lambda value: "".join(encoder(value, 0))
 
 
+# c_make_encoder is the C accelerator json.encoder imports when it can; typeshed omits it.
+# Its arguments: markers, default, encoder, indent, key and item separators, sort_keys,
+# skipkeys, allow_nan. No markers: JSON read from a database cannot be circular. No default:
+# anything JSON cannot hold raises TypeError, and _canonical_body then takes the generic
+# path, which raises json's own error.
+_c_make_encoder = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+_c_payload_encoder = (
+    _c_make_encoder(None, None, _quote, None, ":", ",", True, False, False)
+    if _c_make_encoder is not None
+    else None
+)
 _encode_payload = _payload_encoder()
 
 
@@ -303,7 +308,7 @@ def _walk_sql(vendor: str, *, by_id: bool) -> str:
     if vendor == "postgresql":
         created, payload = _PG_UTC_TEXT % {"expressions": "created_at"}, "payload::text"
     else:  # no declared type on an expression, so SQLite hands over the stored text
-        created, payload = "CAST(created_at AS TEXT)", "CAST(payload AS TEXT)"
+        created, payload = "CAST(created_at AS TEXT)", "payload"
     # ``+seq``: SQLite then reads the table in rowid order instead of through the seq index.
     where, order = ("+seq BETWEEN %s AND %s", "id") if by_id else ("seq BETWEEN %s AND %s", "seq")
     return (
@@ -333,13 +338,9 @@ def _walk(
     holds against such a digest before any of the segment's findings count.
     """
     checked = 0
-    sha256, quote, parse, encode, utc = (
-        hashlib.sha256,
-        _quote,
-        _parse_json,
-        _encode_payload,
-        _utc_text,
-    )
+    sha256, quote, scan, utc = hashlib.sha256, _quote, _scan_json, _utc_text
+    # The C encoder called directly when there is one (a Python call less per event).
+    c_encode, encode, join = _c_payload_encoder, _encode_payload, "".join
     for chunk in chunks:
         for seq, created, actor, action, otype, oid, model, payload, prev, digest in chunk:
             if seq != prev_seq + 1:
@@ -348,20 +349,27 @@ def _walk(
             if prev != prev_hash:
                 reason = "prev_hash does not match the previous event's hash"
                 return ChainReport(checked, prev_seq, prev_hash, ChainBreak(seq, reason))
-            if sqlite:
-                if len(created) == 26 and created[10] == " ":
-                    created = f"{created[:10]}T{created[11:]}Z"
-                else:
-                    created = utc(created)
             try:
+                if sqlite:
+                    if len(created) == 26 and created[10] == " ":
+                        created = f"{created[:10]}T{created[11:]}Z"
+                    else:
+                        created = utc(created)
+                try:  # _parse_json inlined
+                    value, end = scan(payload, 0)
+                except StopIteration:
+                    value, end = None, -1
+                if end != len(payload):
+                    value = json.loads(payload)
+                text = join(c_encode(value, 0)) if c_encode else encode(value)
                 body = (
                     f'{{"action":{quote(action)},"actor":{quote(actor)},'
                     f'"created_at":{quote(created)},"model":{quote(model)},'
                     f'"object_id":{quote(oid)},"object_type":{quote(otype)},'
-                    f'"payload":{encode(parse(payload))},"prev_hash":"{prev}","seq":{seq}}}'
+                    f'"payload":{text},"prev_hash":"{prev}","seq":{seq}}}'
                 )
                 intact = sha256(body.encode("utf-8")).hexdigest() == digest
-            except (TypeError, ValueError):  # not JSON, NaN, not text: it was not hashed so
+            except (TypeError, ValueError):  # not text, not JSON, NaN: it was never hashed
                 intact = False
             if not intact:
                 reason = "content does not match its hash (the event was altered)"
@@ -450,7 +458,8 @@ def _can_fork() -> bool:
     not see its writes) and not from a database that lives in this process's memory."""
     if connection.in_atomic_block or "fork" not in multiprocessing.get_all_start_methods():
         return False
-    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
+    in_memory = getattr(connection, "is_in_memory_db", lambda: False)  # SQLite's wrapper only
+    return not in_memory()
 
 
 def audit_verify(*, jobs: int = 1) -> ChainReport:
