@@ -224,40 +224,61 @@ def canonical_bodies() -> list[bytes]:
     return [_canonical_body(event).encode("utf-8") for event in iter_event_contents()]
 
 
-def measure_sha(bodies: list[bytes]) -> float:
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (the walk's worker processes)."""
+    t = os.times()
+    return time.process_time() + t.children_user + t.children_system
+
+
+def rates(work) -> tuple[float, float]:
+    """(items per wall-clock second, per CPU second) of ``work()``, which returns how many
+    items it did. On a loaded machine the second stays near what an idle core would give;
+    the first does not."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    count = work()
+    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    return count / wall, count / max(cpu, 1e-6)
+
+
+def measure_sha(bodies: list[bytes]) -> tuple[float, float]:
     """sha256 of each canonical body (hexdigest, as the walk compares): events/s."""
     import hashlib
 
     sha256 = hashlib.sha256
-    started = time.perf_counter()
-    for body in bodies:
-        sha256(body).hexdigest()
-    return len(bodies) / (time.perf_counter() - started)
+
+    def work() -> int:
+        for body in bodies:
+            sha256(body).hexdigest()
+        return len(bodies)
+
+    return rates(work)
 
 
-def measure_verify(jobs: int) -> float:
+def measure_verify(jobs: int) -> tuple[float, float]:
     """``audit_verify(jobs=...)`` over the whole chain: events/s."""
     from registry.audit.chain import audit_verify
 
-    started = time.perf_counter()
-    report = audit_verify(jobs=jobs)
-    seconds = time.perf_counter() - started
-    assert report.ok, report.first_break
-    return report.checked / seconds
+    def work() -> int:
+        report = audit_verify(jobs=jobs)
+        assert report.ok, report.first_break
+        return report.checked
+
+    return rates(work)
 
 
-def measure_previous_walk() -> float:
+def measure_previous_walk() -> tuple[float, float]:
     """The walk as it was before it read raw rows: ``verify_events`` over dicts."""
     from registry.audit.chain import iter_event_contents, verify_events
 
-    started = time.perf_counter()
-    report = verify_events(iter_event_contents())
-    seconds = time.perf_counter() - started
-    assert report.ok, report.first_break
-    return report.checked / seconds
+    def work() -> int:
+        report = verify_events(iter_event_contents())
+        assert report.ok, report.first_break
+        return report.checked
+
+    return rates(work)
 
 
-def measure_export_child(fmt: str, url: str, data_dir: str) -> float:
+def measure_export_child(fmt: str, url: str, data_dir: str) -> tuple[float, float]:
     """One export in a fresh child process; prints its details, returns rows/s."""
     command = [sys.executable, __file__, "--measure", fmt, "--database-url", url]
     out = subprocess.run(
@@ -270,7 +291,7 @@ def measure_export_child(fmt: str, url: str, data_dir: str) -> float:
         f"{r['first_byte_ms']:.0f} ms; peak RSS {r['rss_peak_mb']:.0f} MB "
         f"(+{r['rss_peak_mb'] - r['rss_before_mb']:.0f} MB while streaming)"
     )
-    return r["rows_per_s"]
+    return r["rows_per_s"], r["rows_per_s"]  # the child's own rate (no CPU figure)
 
 
 def child(args) -> None:
@@ -327,9 +348,10 @@ def main() -> None:
             f"({args.events / seconds:,.0f} events/s, hashes computed in Python)"
         )
         bodies = canonical_bodies()
+        count = len(bodies)
         connection.close()
         jobs = args.jobs or os.cpu_count() or 1
-        runs: dict[str, list[float]] = {}
+        runs: dict[str, list[tuple[float, float]]] = {}
         for round_no in range(1, args.rounds + 1):
             line = []
             for name, measure in (
@@ -342,16 +364,23 @@ def main() -> None:
             ):
                 rate = measure()
                 runs.setdefault(name, []).append(rate)
-                line.append(f"{name} {rate:,.0f}/s")
+                line.append(f"{name} {rate[0]:,.0f}/s")
             print(f"round {round_no}: " + "; ".join(line), flush=True)
         peer = runs["sha256 of the bodies"]
-        print(f"medians of {args.rounds} rounds ({args.events:,} events):")
-        for name, rates in runs.items():
-            unit = "rows/s" if name.startswith("export") else "events/s"
-            # The ratio within each round (both measured under the same load), then its median.
-            ratio = statistics.median(p / r for p, r in zip(peer, rates, strict=True))
-            versus = "" if name.startswith("export") else f"  ({ratio:.1f}x the hashing time)"
-            print(f"  {name:24} {statistics.median(rates):>12,.0f} {unit}{versus}")
+        print(f"medians of {args.rounds} rounds ({count:,} events):")
+        for name, measured in runs.items():
+            wall = statistics.median(r[0] for r in measured)
+            if name.startswith("export"):
+                print(f"  {name:24} {wall:>12,.0f} rows/s")
+                continue
+            cpu = statistics.median(r[1] for r in measured)
+            # Ratios within each round (both measured under the same load), then the median.
+            ratio = statistics.median(p[0] / r[0] for p, r in zip(peer, measured, strict=True))
+            cpu_ratio = statistics.median(p[1] / r[1] for p, r in zip(peer, measured, strict=True))
+            print(
+                f"  {name:24} {wall:>12,.0f} events/s ({ratio:.1f}x the hashing time); "
+                f"{cpu:,.0f} per CPU second ({cpu_ratio:.1f}x)"
+            )
     finally:
         if pg:
             connection.creation.destroy_test_db(old_name, verbosity=0)
