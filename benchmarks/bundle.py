@@ -64,7 +64,7 @@ def main() -> None:
         seeded = time.perf_counter() - started
         version = ModelVersion.objects.select_related("model").get(status=VersionStatus.PRODUCTION)
         url = f"/models/{version.model.name}/versions/{version.version}/bundle.zip"
-        client = Client()
+        client = Client(HTTP_HOST="localhost")
         client.force_login(get_user_model().objects.get(username="auditor"))
 
         def download() -> tuple[float, int]:

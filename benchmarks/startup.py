@@ -23,6 +23,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -35,6 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 HEAVY = ("sklearn", "skops", "shap", "lime", "matplotlib", "aif360", "scipy", "weasyprint")
 DATA = ("numpy", "pandas", "pyarrow")
+# CPU seconds (user + system) of the last child each case ran: steadier than wall time when
+# other work shares the machine.
+CPU: list[float] = []
 
 BARE_SETTINGS = """
 SECRET_KEY = "bench"
@@ -75,10 +79,17 @@ print(json.dumps(sorted({n.split(".")[0] for n in sys.modules})))
 """
 
 
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
-    started = time.perf_counter()
+    """Wall seconds of a child run (its CPU seconds are added to ``CPU``)."""
+    cpu, started = cpu_of_children(), time.perf_counter()
     done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
+    CPU.append(cpu_of_children() - cpu)
     if done.returncode:
         raise SystemExit(f"{' '.join(argv)} failed:\n{done.stdout}{done.stderr}")
     return seconds, done.stdout
@@ -104,7 +115,7 @@ def gunicorn_first_response(env: dict[str, str]) -> float:
         "--log-level",
         "error",
     ]
-    started = time.perf_counter()
+    cpu, started = cpu_of_children(), time.perf_counter()
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
         while time.perf_counter() - started < 60:
@@ -119,6 +130,7 @@ def gunicorn_first_response(env: dict[str, str]) -> float:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        CPU.append(cpu_of_children() - cpu)  # up to its exit, shortly after the response
 
 
 def main() -> None:
@@ -152,21 +164,27 @@ def main() -> None:
             cases["gatehouse: gunicorn to first response"] = lambda: gunicorn_first_response(env)
 
         times: dict[str, list[float]] = {name: [] for name in cases}
+        cpu: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.rounds):
             for name, run in cases.items():
                 times[name].append(run())
+                cpu[name].append(CPU[-1] if CPU else 0.0)
         _, probe = timed([PY, "-c", URLCONF_PROBE], env, ROOT)
         loaded = set(json.loads(probe.splitlines()[-1]))
 
     floor = statistics.median(times['python -c "import django"'])
     bare_check = statistics.median(times["bare Django project: check"])
     print(f"start-up, median of {args.rounds} interleaved rounds (each a fresh process)")
-    print(f"{'':40} {'median':>8} {'min':>8} {'x import django':>16} {'x bare check':>13}")
+    bare_cpu = statistics.median(cpu["bare Django project: check"])
+    print(
+        f"{'':40} {'median':>8} {'min':>8} {'x import django':>16} {'x bare check':>13} "
+        f"{'CPU':>7} {'CPU x bare check':>17}"
+    )
     for name, values in times.items():
-        median = statistics.median(values)
+        median, used = statistics.median(values), statistics.median(cpu[name])
         print(
             f"{name:40} {median:7.2f}s {min(values):7.2f}s {median / floor:15.1f}x "
-            f"{median / bare_check:12.1f}x"
+            f"{median / bare_check:12.1f}x {used:6.2f}s {used / bare_cpu:16.1f}x"
         )
     print(f"ML libraries the URLconf imported: {sorted(loaded & set(HEAVY)) or 'none'}")
     print(f"data libraries the URLconf imported: {sorted(loaded & set(DATA)) or 'none'}")
