@@ -87,3 +87,4 @@ bench: install
 	$(PY) benchmarks/fairness.py
 	$(PY) benchmarks/explain.py
 	$(PY) benchmarks/upload_guards.py
+	$(PY) benchmarks/startup.py

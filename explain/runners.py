@@ -9,16 +9,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from django.conf import settings
 
 from registry.evaluation import load_dataset_frame
 from registry.models import KPI, ModelVersion, RegisteredModel, kpi_met
 
-from .engines import fairness, performance
+from .engines import fairness  # its numeric modules load on first use
 from .models import FairnessPolicy
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Progress = Callable[[int, str], None]
 
@@ -120,6 +122,8 @@ def run_fairness(version: ModelVersion, params: dict[str, Any], progress: Progre
 
 def run_performance(version: ModelVersion, params: dict[str, Any], progress: Progress) -> RunOutput:
     """Accuracy, precision, recall, F1 and ROC AUC, overall and per group."""
+    from .engines import performance
+
     progress(10, "computing metrics")
     result = performance.performance_report(
         _frame(version), **_columns(version), protected=version.evaluation_data.protected
@@ -162,6 +166,8 @@ def measure_kpis(
 
 def run_kpi(version: ModelVersion, params: dict[str, Any], progress: Progress) -> RunOutput:
     """Measure the model's KPIs: computed metrics first, then what CI reported."""
+    from .engines import performance
+
     frame = _frame(version)
     columns = _columns(version)
     protected = version.evaluation_data.protected

@@ -15,11 +15,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
-
 from .errors import InvalidInput
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .models import EvaluationDataset  # models import this module
 
 FIELD = "evaluation_data"
@@ -128,6 +128,8 @@ def parquet_columns(data: bytes) -> list[str]:
 
 def read_frame(fileobj: IO[bytes], fmt: str) -> pd.DataFrame:
     """Parse the uploaded bytes into a DataFrame, or a clear error on the upload field."""
+    import pandas as pd
+
     fileobj.seek(0)
     try:
         if fmt == "parquet":
@@ -151,6 +153,8 @@ def read_frame(fileobj: IO[bytes], fmt: str) -> pd.DataFrame:
 
 def _as_text(values: pd.Series) -> pd.Series:
     """Values as text, with whole floats written as integers so 1.0 matches 1."""
+    import pandas as pd
+
     if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
         values = values.astype("Int64")
     return values.astype(str)
@@ -170,6 +174,8 @@ class ColumnRoles:
 
 def validate_columns(frame: pd.DataFrame, columns: dict[str, Any]) -> ColumnRoles:
     """Check the data against the declared column roles; every failure names its field."""
+    import pandas as pd
+
     errors: dict[str, list[str]] = {}
 
     def fail(field: str, message: str) -> None:

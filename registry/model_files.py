@@ -27,13 +27,12 @@ trees); the explain worker runs them under the Celery time limits set in setting
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from . import sandbox
 from .skops_archive import (
@@ -250,8 +249,16 @@ def _qualified_names(spec: dict[str, tuple[str, ...]]) -> frozenset[str]:
     return frozenset(names)
 
 
-ESTIMATOR_TYPES = _qualified_names(_ESTIMATORS)
-ALLOWED_TYPES = ESTIMATOR_TYPES | _qualified_names(_INTERNALS) | _PLAIN_TYPES
+@functools.cache
+def estimator_types() -> frozenset[str]:
+    """Qualified names of the estimators a model file's root may be."""
+    return _qualified_names(_ESTIMATORS)
+
+
+@functools.cache
+def allowed_types() -> frozenset[str]:
+    """Qualified names of every type a model file may name."""
+    return estimator_types() | _qualified_names(_INTERNALS) | _PLAIN_TYPES
 
 
 def detect_format(head: bytes, filename: str) -> str:
@@ -308,14 +315,14 @@ def _read(path_or_bytes: str | Path | bytes) -> tuple[bytes, str]:
 
 def _check_types(facts: dict[str, Any]) -> None:
     """Apply the allow-list to the types an archive names; raise UnsafeModelFile if refused."""
-    refused = [t for t in facts["types"] if t not in ALLOWED_TYPES]
+    refused = [t for t in facts["types"] if t not in allowed_types()]
     if refused:
         raise UnsafeModelFile(
             "The model file contains types that are not on the allow-list: "
             f"{', '.join(refused)}. Only scikit-learn estimators, pipelines and "
             "preprocessing steps (no custom classes or functions) are accepted."
         )
-    if facts["root"] not in ESTIMATOR_TYPES:
+    if facts["root"] not in estimator_types():
         raise UnsafeModelFile(
             f"The model file holds a {facts['root']}, not a scikit-learn estimator."
         )
@@ -373,7 +380,7 @@ def load_model(path_or_bytes: str | Path | bytes) -> Any:
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise UnsafeModelFile(f"Not a valid skops file ({exc}). {ACCEPTED_FORMATS}.") from exc
     # Belt and braces: skops's own audit must not name anything we do not allow.
-    refused = [t for t in untrusted if t not in ALLOWED_TYPES]
+    refused = [t for t in untrusted if t not in allowed_types()]
     if refused:
         raise UnsafeModelFile(f"The model file contains untrusted types: {', '.join(refused)}.")
     try:
@@ -418,6 +425,7 @@ def load_model_limited(path_or_bytes: str | Path | bytes) -> Any:
 
 def check_tree_structures(model: Any) -> None:
     """Raise UnsafeModelFile if any tree in ``model`` has out-of-range node indices."""
+    import numpy as np
     from sklearn.ensemble._forest import BaseForest
     from sklearn.ensemble._gb import BaseGradientBoosting
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
@@ -461,6 +469,8 @@ def _refuse_tree(reason: str) -> None:
 
 def _check_tree(tree: Any, n_features: int | None) -> None:
     """Children point forward inside the tree; split features are real input columns."""
+    import numpy as np
+
     count = int(tree.node_count)
     left, right, feature = tree.children_left, tree.children_right, tree.feature
     if not (len(left) == len(right) == len(feature) == count):
@@ -481,6 +491,7 @@ def _check_tree(tree: Any, n_features: int | None) -> None:
 
 def _check_predictor(predictor: Any, n_features: int | None) -> None:
     """The same checks for a HistGradientBoosting TreePredictor's node records."""
+    import numpy as np
     from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
     nodes = predictor.nodes

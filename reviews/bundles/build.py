@@ -1,4 +1,4 @@
-"""Building a version's bundle, and exporting it (which records ``bundle.exported``)."""
+"""Building a version's bundle."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from datetime import datetime
 from tempfile import SpooledTemporaryFile
 from typing import Any
 
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -17,11 +16,9 @@ from explain.models import Report
 from registry.audit.anchors import chain_anchor
 from registry.audit.chain import HASHED_FIELDS, format_time
 from registry.audit.exports import export_chunks
-from registry.audit.record import actor_label, audit_record
-from registry.errors import NotAllowed
+from registry.audit.record import actor_label
 from registry.models import AuditEvent, ModelVersion
 from registry.offline import BUNDLE_FORMAT, MANIFEST, manifest_bytes, manifest_digest
-from registry.permissions import can_export_audit
 
 from .archive import _chain_lines, _json_file, _report_files, _report_record, _ZipWriter
 from .context import _report_context
@@ -29,6 +26,7 @@ from .pdf import render_pdf
 
 # Bundles stay in memory up to this size, then spill to a temporary file.
 SPOOL_BYTES = 32 * 1024 * 1024
+TEMPLATE = "reviews/bundle_report.html"
 
 
 @dataclass
@@ -40,6 +38,38 @@ class Bundle:
     manifest: dict[str, Any]
     manifest_sha256: str
     size: int
+    # Every stored file it should hold was read (a plot missing from storage is noted instead).
+    complete: bool = True
+
+
+def bundle_filename(version: ModelVersion) -> str:
+    """The name a version's bundle downloads as."""
+    return f"{version.model.name}-{version.version}-bundle.zip"
+
+
+def bundle_subject(version: ModelVersion) -> dict[str, Any]:
+    """The model's and the version's facts the manifest lists."""
+    model = version.model
+    evaluation = getattr(version, "evaluation_data", None)
+    model_file = getattr(version, "model_file", None)
+    return {
+        "model": {
+            "name": model.name,
+            "title": model.title,
+            "owner_team": model.owner_team.slug,
+            "risk_tier": model.risk_tier,
+        },
+        "version": {
+            "version": version.version,
+            "status": version.status,
+            "content_sha256": version.content_sha256,
+            "artifact_sha256": version.artifact_sha256,
+            "code_commit": version.code_commit,
+            "training_data_sha256": version.training_data_sha256,
+            "evaluation_data_sha256": evaluation.sha256 if evaluation else None,
+            "model_file_sha256": model_file.sha256 if model_file else None,
+        },
+    }
 
 
 def bundle_build(*, version: ModelVersion, actor, now: datetime | None = None) -> Bundle:
@@ -99,31 +129,14 @@ def bundle_build(*, version: ModelVersion, actor, now: datetime | None = None) -
             + ", ".join(HASHED_FIELDS),
         }
         context = _report_context(version, reports, audit, moment, actor, notes)
-        html = render_to_string("reviews/bundle_report.html", context)
+        html = render_to_string(TEMPLATE, context)
         writer.write("report.html", html.encode())
         writer.write("report.pdf", render_pdf(html, plots))
-        evaluation = getattr(version, "evaluation_data", None)
-        model_file = getattr(version, "model_file", None)
         manifest = {
             "format": BUNDLE_FORMAT,
             "created_at": format_time(moment),
             "created_by": actor_label(actor),
-            "model": {
-                "name": model.name,
-                "title": model.title,
-                "owner_team": model.owner_team.slug,
-                "risk_tier": model.risk_tier,
-            },
-            "version": {
-                "version": version.version,
-                "status": version.status,
-                "content_sha256": version.content_sha256,
-                "artifact_sha256": version.artifact_sha256,
-                "code_commit": version.code_commit,
-                "training_data_sha256": version.training_data_sha256,
-                "evaluation_data_sha256": evaluation.sha256 if evaluation else None,
-                "model_file_sha256": model_file.sha256 if model_file else None,
-            },
+            **bundle_subject(version),
             "policy_revision": context["gates"].policy.revision,
             "engine_versions": {f"{r.kind}-{r.pk}": r.engine_versions for r in reports},
             "reports": report_index,
@@ -137,32 +150,9 @@ def bundle_build(*, version: ModelVersion, actor, now: datetime | None = None) -
     spool.seek(0)
     return Bundle(
         file=spool,
-        filename=f"{model.name}-{version.version}-bundle.zip",
+        filename=bundle_filename(version),
         manifest=manifest,
         manifest_sha256=hashlib.sha256(data).hexdigest(),
         size=size,
+        complete=not notes,
     )
-
-
-def bundle_export(*, actor, version: ModelVersion) -> Bundle:
-    """Build a version's bundle for an auditor or admin and record ``bundle.exported`` with
-    the manifest's sha256, which ties the file to the chain."""
-    if not can_export_audit(actor):
-        raise NotAllowed("Only auditors and admins export bundles.")
-    bundle = bundle_build(version=version, actor=actor)
-    with transaction.atomic():
-        audit_record(
-            actor=actor,
-            action="bundle.exported",
-            obj=version,
-            model_name=version.model.name,
-            payload={
-                "version": version.version,
-                "manifest_sha256": bundle.manifest_sha256,
-                "size": bundle.size,
-                "files": len(bundle.manifest["files"]),
-                "events": bundle.manifest["audit"]["events"],
-                "last_seq": (bundle.manifest["audit"]["last"] or {}).get("seq"),
-            },
-        )
-    return bundle

@@ -11,7 +11,8 @@ from rest_framework.views import APIView
 from registry.api.audit import IgnoreClientFormat
 from registry.selectors import version_for_user
 
-from .build import Bundle, bundle_export
+from .build import Bundle
+from .export import bundle_export
 
 
 def bundle_response(bundle: Bundle) -> FileResponse:

@@ -15,9 +15,30 @@ leading underscore are private to this package.
 
 from __future__ import annotations
 
-from .metrics import METRICS
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .policy import FAIL, INCONCLUSIVE, PASS, FairnessPolicy, metric_verdict, worst
-from .report import ENGINE_VERSION, fairness_report, kpi_values
+
+if TYPE_CHECKING:
+    from .metrics import METRICS
+    from .report import ENGINE_VERSION, fairness_report, kpi_values
+
+# The numeric modules (numpy, pandas) load on first use, so the policy (which the web process
+# needs to validate params) imports without them.
+_LAZY = {
+    "METRICS": "metrics",
+    "ENGINE_VERSION": "report",
+    "fairness_report": "report",
+    "kpi_values": "report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ENGINE_VERSION",
