@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,15 +39,49 @@ def classification_metrics(counts: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+# Up to this many rows, rank sums (half-integers below 2**52) add up exactly in any order, so
+# rows tied on score may be sorted in any order; beyond it, keep the stable order.
+_EXACT_RANK_SUM_ROWS = 2**26
+
+
+@dataclass(frozen=True)
+class ScoreOrder:
+    """Rows sorted by score once, with the scores and labels in that order, for every group's
+    ROC AUC."""
+
+    order: np.ndarray
+    score: np.ndarray
+    positive: np.ndarray
+
+
+def score_order(positive: np.ndarray, score: np.ndarray) -> ScoreOrder:
+    """The one sort by score that every group's ROC AUC reads."""
+    order = np.argsort(score, kind="stable" if len(score) > _EXACT_RANK_SUM_ROWS else None)
+    return ScoreOrder(order, score[order], positive[order])
+
+
 def roc_auc_by_group(
-    codes: np.ndarray, n_groups: int, positive: np.ndarray, score: np.ndarray
+    codes: np.ndarray,
+    n_groups: int,
+    positive: np.ndarray,
+    score: np.ndarray,
+    by_score: ScoreOrder | None = None,
 ) -> np.ndarray:
     """ROC AUC per group by the rank-sum (Mann-Whitney) formula with mid-ranks for ties.
 
-    One sort by (group, score) serves every group; a group with a single class gets NaN.
+    Rows are sorted by score once (``by_score``, shared by every attribute), then stably by
+    group code, which for small codes is a linear-time radix pass; a group with a single class
+    gets NaN.
     """
-    order = np.lexsort((score, codes))
-    c, s, y = codes[order], score[order], positive[order]
+    if by_score is None:
+        by_score = score_order(positive, score)
+    c = codes[by_score.order]
+    if n_groups > 1:
+        small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
+        within = np.argsort(c.astype(small), kind="stable")
+        c, s, y = c[within], by_score.score[within], by_score.positive[within]
+    else:
+        s, y = by_score.score, by_score.positive
     n = len(c)
     new_block = np.r_[True, (c[1:] != c[:-1]) | (s[1:] != s[:-1])]
     block = np.cumsum(new_block) - 1
@@ -62,12 +97,17 @@ def roc_auc_by_group(
 
 
 def _rows(
-    codes: np.ndarray, n_groups: int, cell: np.ndarray, y_true: np.ndarray, score: Any
+    codes: np.ndarray,
+    n_groups: int,
+    cell: np.ndarray,
+    y_true: np.ndarray,
+    score: np.ndarray | None,
+    by_score: ScoreOrder | None,
 ) -> list[dict[str, Any]]:
     counts = np.bincount(codes * 4 + cell, minlength=n_groups * 4).reshape(n_groups, 4)
     metrics = classification_metrics(counts)
     if score is not None:
-        metrics["roc_auc"] = roc_auc_by_group(codes, n_groups, y_true, score)
+        metrics["roc_auc"] = roc_auc_by_group(codes, n_groups, y_true, score, by_score)
     rows = []
     for g in range(n_groups):
         row: dict[str, Any] = {"count": int(counts[g].sum())}
@@ -97,11 +137,13 @@ def performance_report(
         raise ValueError(f"protected attribute columns not found: {missing}")
     cell = outcomes.y_true.astype(np.int64) * 2 + outcomes.y_pred
     n = len(cell)
-    (overall,) = _rows(np.zeros(n, dtype=np.int64), 1, cell, outcomes.y_true, outcomes.score)
+    score = outcomes.score
+    by_score = score_order(outcomes.y_true, score) if score is not None else None
+    (overall,) = _rows(np.zeros(n, dtype=np.int64), 1, cell, outcomes.y_true, score, by_score)
     attributes = {}
     for column in columns:
         codes, values = encode_groups(frame[column])
-        rows = _rows(codes, len(values), cell, outcomes.y_true, outcomes.score)
+        rows = _rows(codes, len(values), cell, outcomes.y_true, score, by_score)
         attributes[str(column)] = {
             "groups": [{"value": json_value(v), **row} for v, row in zip(values, rows, strict=True)]
         }

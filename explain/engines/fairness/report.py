@@ -3,7 +3,7 @@ dict per model version, and its KPI values."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,7 @@ import pandas as pd
 from .bootstrap import _bootstrap, _intervals
 from .inputs import Outcomes, ProgressCallback, as_frame, json_value, number, outcomes_from
 from .metrics import METRICS, comparison_metrics, group_rates, theil_index
-from .mitigation import THRESHOLD_GRID, _score_histogram, reweighing_weights, threshold_preview
+from .mitigation import _grid_bins, _score_histogram, reweighing_weights, threshold_preview
 from .policy import PASS, FairnessPolicy, metric_verdict, worst
 from .strata import _aggregate, _build_units, _comparison_sides, _parse_protected, _Unit
 
@@ -56,14 +56,19 @@ def fairness_report(
             strata_counts, units, samples=bootstrap_samples, seed=seed, progress=report_progress
         )
 
-    bins = None
-    if outcomes.score is not None:
-        bins = np.searchsorted(THRESHOLD_GRID, outcomes.score, side="right") - 1
+    # Score bins on the threshold grid, computed once and only if a comparison needs a preview.
+    bins: list[np.ndarray] = []
+
+    def score_bins() -> np.ndarray:
+        if not bins:
+            assert outcomes.score is not None
+            bins.append(_grid_bins(outcomes.score))
+        return bins[0]
 
     sections: dict[str, dict[str, Any]] = {}
     for unit, reps in zip(units, replicates, strict=True):
         sections[unit.name] = _unit_section(
-            unit, strata_counts, total, reps, outcomes, bins, policy
+            unit, strata_counts, total, reps, outcomes, score_bins, policy
         )
     report_progress(95, "judged metrics")
 
@@ -102,7 +107,7 @@ def _unit_section(
     total: np.ndarray,
     replicates: dict[str, np.ndarray],
     outcomes: Outcomes,
-    bins: np.ndarray | None,
+    score_bins: Callable[[], np.ndarray],
     policy: FairnessPolicy,
 ) -> dict[str, Any]:
     """Group table, comparisons, verdicts and mitigation hints of one attribute or pair."""
@@ -144,9 +149,9 @@ def _unit_section(
         mitigation = None
         if verdict != PASS:
             mitigation = {"reweighing": reweighing_weights(priv, unpriv[m], total)}
-            if bins is not None:
+            if outcomes.score is not None:
                 if at_least is None:
-                    at_least = _score_histogram(unit, outcomes, bins)
+                    at_least = _score_histogram(unit, outcomes, score_bins())
                 mitigation["thresholds"] = threshold_preview(
                     at_least, unit.privileged, member, policy
                 )
