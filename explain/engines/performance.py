@@ -21,6 +21,8 @@ from explain.engines.fairness.inputs import (
     number,
     outcomes_from,
 )
+from explain.engines.fairness.report import Prepared
+from explain.engines.fairness.strata import _aggregate
 
 ENGINE_VERSION = "gatehouse-performance/1"
 
@@ -105,6 +107,18 @@ def _rows(
     by_score: ScoreOrder | None,
 ) -> list[dict[str, Any]]:
     counts = np.bincount(codes * 4 + cell, minlength=n_groups * 4).reshape(n_groups, 4)
+    return _rows_of(counts, codes, y_true, score, by_score)
+
+
+def _rows_of(
+    counts: np.ndarray,
+    codes: np.ndarray,
+    y_true: np.ndarray,
+    score: np.ndarray | None,
+    by_score: ScoreOrder | None,
+) -> list[dict[str, Any]]:
+    """One row of metrics per group from its confusion counts (G, 4) and the rows' codes."""
+    n_groups = len(counts)
     metrics = classification_metrics(counts)
     if score is not None:
         metrics["roc_auc"] = roc_auc_by_group(codes, n_groups, y_true, score, by_score)
@@ -115,6 +129,19 @@ def _rows(
         row.setdefault("roc_auc", None)
         rows.append(row)
     return rows
+
+
+def _result(
+    n: int, favorable_label: Any, score: Any, overall: dict[str, Any], attributes: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "engine": ENGINE_VERSION,
+        "rows": n,
+        "favorable_label": json_value(favorable_label),
+        "scores_supplied": score is not None,
+        "overall": overall,
+        "attributes": attributes,
+    }
 
 
 def performance_report(
@@ -137,24 +164,45 @@ def performance_report(
         raise ValueError(f"protected attribute columns not found: {missing}")
     cell = outcomes.y_true.astype(np.int64) * 2 + outcomes.y_pred
     n = len(cell)
-    score = outcomes.score
-    by_score = score_order(outcomes.y_true, score) if score is not None else None
-    (overall,) = _rows(np.zeros(n, dtype=np.int64), 1, cell, outcomes.y_true, score, by_score)
+    scores = outcomes.score
+    by_score = score_order(outcomes.y_true, scores) if scores is not None else None
+    (overall,) = _rows(np.zeros(n, dtype=np.int64), 1, cell, outcomes.y_true, scores, by_score)
     attributes = {}
     for column in columns:
         codes, values = encode_groups(frame[column])
-        rows = _rows(codes, len(values), cell, outcomes.y_true, score, by_score)
+        rows = _rows(codes, len(values), cell, outcomes.y_true, scores, by_score)
         attributes[str(column)] = {
             "groups": [{"value": json_value(v), **row} for v, row in zip(values, rows, strict=True)]
         }
-    return {
-        "engine": ENGINE_VERSION,
-        "rows": n,
-        "favorable_label": json_value(favorable_label),
-        "scores_supplied": outcomes.score is not None,
-        "overall": overall,
-        "attributes": attributes,
-    }
+    return _result(n, favorable_label, scores, overall, attributes)
+
+
+def performance_report_from(prepared: Prepared, *, favorable_label: Any) -> dict[str, Any]:
+    """The performance report of each protected attribute, from the strata a fairness report
+    counted (``fairness.prepare``): the same result as ``performance_report`` over the same
+    attributes, without counting the rows again."""
+    outcomes = prepared.outcomes
+    score = outcomes.score
+    by_score = score_order(outcomes.y_true, score) if score is not None else None
+    n = int(prepared.total.sum())
+    zeros = np.zeros(n, dtype=np.int64)
+    (overall,) = _rows_of(prepared.total[None, :], zeros, outcomes.y_true, score, by_score)
+    attributes = {}
+    for unit in prepared.units:
+        if len(unit.columns) != 1:
+            continue
+        counts = _aggregate(prepared.strata_counts, unit.stratum_target, unit.n_groups)
+        rows = _rows_of(counts, unit.row_codes(), outcomes.y_true, score, by_score)
+        # A privileged value missing from the data is an empty group in a fairness report;
+        # a performance report lists only the values that occur.
+        attributes[unit.name] = {
+            "groups": [
+                {"value": json_value(v), **row}
+                for v, row in zip(unit.values, rows, strict=True)
+                if row["count"]
+            ]
+        }
+    return _result(n, favorable_label, score, overall, attributes)
 
 
 def kpi_values(result: Mapping[str, Any]) -> dict[str, float]:

@@ -4,6 +4,7 @@ dict per model version, and its KPI values."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,39 @@ from .policy import PASS, FairnessPolicy, metric_verdict, worst
 from .strata import _aggregate, _build_units, _comparison_sides, _parse_protected, _Unit
 
 ENGINE_VERSION = "gatehouse-fairness/1"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The data reduced once: favorable-outcome indicators, the joint (group x cell) strata
+    and each attribute and pair mapped onto them. Fairness, performance and KPI reports all
+    read their threshold metrics from these counts."""
+
+    outcomes: Outcomes
+    units: list[_Unit]
+    strata_counts: np.ndarray
+    total: np.ndarray
+    warnings: list[str]
+
+
+def prepare(
+    data: pd.DataFrame | Mapping[str, Any],
+    *,
+    label: str,
+    prediction: str,
+    favorable_label: Any,
+    protected: Mapping[str, Mapping[str, Any]],
+    score: str | None = None,
+) -> Prepared:
+    """Validate the columns and count the strata, once per data set."""
+    frame = as_frame(data)
+    outcomes = outcomes_from(
+        frame, label=label, prediction=prediction, favorable_label=favorable_label, score=score
+    )
+    privileged = _parse_protected(frame, protected)
+    cell = outcomes.y_true.astype(np.int64) * 2 + outcomes.y_pred
+    units, strata_counts, warnings = _build_units(frame, privileged, cell)
+    return Prepared(outcomes, units, strata_counts, np.bincount(cell, minlength=4), warnings)
 
 
 def fairness_report(
@@ -39,15 +73,37 @@ def fairness_report(
         raise ValueError("bootstrap_samples must be a non-negative integer")
     report_progress: ProgressCallback = progress or (lambda percent, message: None)
     report_progress(0, "validating input")
-
-    frame = as_frame(data)
-    outcomes = outcomes_from(
-        frame, label=label, prediction=prediction, favorable_label=favorable_label, score=score
+    prepared = prepare(
+        data,
+        label=label,
+        prediction=prediction,
+        favorable_label=favorable_label,
+        protected=protected,
+        score=score,
     )
-    privileged = _parse_protected(frame, protected)
-    cell = outcomes.y_true.astype(np.int64) * 2 + outcomes.y_pred
-    units, strata_counts, warnings = _build_units(frame, privileged, cell)
-    total = np.bincount(cell, minlength=4)
+    return fairness_report_from(
+        prepared,
+        favorable_label=favorable_label,
+        policy=policy,
+        bootstrap_samples=bootstrap_samples,
+        seed=seed,
+        progress=report_progress,
+    )
+
+
+def fairness_report_from(
+    prepared: Prepared,
+    *,
+    favorable_label: Any,
+    policy: FairnessPolicy,
+    bootstrap_samples: int,
+    seed: int,
+    progress: ProgressCallback,
+) -> dict[str, Any]:
+    """The fairness report of data already reduced by ``prepare``."""
+    report_progress = progress
+    outcomes, units, strata_counts = prepared.outcomes, prepared.units, prepared.strata_counts
+    total, warnings = prepared.total, list(prepared.warnings)
     report_progress(20, "counted groups")
 
     replicates: list[dict[str, np.ndarray]] = [{} for _ in units]
