@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 
-from registry.evaluation import load_dataset_frame
+from registry.evaluation import load_dataset_frame, sha256_of
 from registry.models import KPI, ModelVersion, RegisteredModel, kpi_met
 
 from .engines import fairness, kpis, performance
@@ -110,17 +110,23 @@ _frames_lock = threading.Lock()
 
 
 def _frame(version: ModelVersion) -> pd.DataFrame:
-    """The version's evaluation data, read and checked once per process.
+    """The version's evaluation data, parsed once per process.
 
-    A frame is cached only after its bytes matched the stored sha256, under that digest, so a
-    hit is the very content the digest names. Callers get a shallow copy (copy-on-write), so
-    nothing they do to it reaches the cache.
+    The stored bytes are hashed on every call, as before, so a file altered since it was
+    registered is still refused (``load_dataset_frame`` raises); only the parse, the costly
+    part, is skipped when this process already parsed the very bytes the digest names.
+    Callers get a shallow copy (copy-on-write), so nothing they do to it reaches the cache.
     """
     data = version.evaluation_data
     with _frames_lock:
         frame = _frames.get(data.sha256)
-        if frame is not None:
-            _frames.move_to_end(data.sha256)
+    if frame is not None:
+        with data.file.open("rb") as fh:
+            digest, _ = sha256_of(fh)
+        if digest == data.sha256:
+            with _frames_lock:
+                if data.sha256 in _frames:
+                    _frames.move_to_end(data.sha256)
             return frame.copy(deep=False)
     frame = load_dataset_frame(data)
     with _frames_lock:
