@@ -47,5 +47,6 @@ def computed_kpis(
         bootstrap_samples=0,
         seed=0,
         progress=lambda percent, message: None,
+        mitigation=False,
     )
     return {**performance.kpi_values(perf), **fairness.kpi_values(fair)}

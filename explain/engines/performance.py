@@ -77,23 +77,26 @@ def roc_auc_by_group(
     """
     if by_score is None:
         by_score = score_order(positive, score)
-    c = codes[by_score.order]
     if n_groups > 1:
         small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
+        c = codes[by_score.order]
         within = np.argsort(c.astype(small), kind="stable")
         c, s, y = c[within], by_score.score[within], by_score.positive[within]
     else:
+        c = np.zeros(len(codes), dtype=np.int64)
         s, y = by_score.score, by_score.positive
     n = len(c)
-    new_block = np.r_[True, (c[1:] != c[:-1]) | (s[1:] != s[:-1])]
-    block = np.cumsum(new_block) - 1
-    starts = np.flatnonzero(new_block)
+    # Blocks of rows tied on (group, score) share a mid-rank; sum ranks and positives per block.
+    starts = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (s[1:] != s[:-1])])
     ends = np.r_[starts[1:], n] - 1
+    block_group = c[starts]
+    block_pos = np.add.reduceat(y.astype(np.int64), starts)
     sizes = np.bincount(c, minlength=n_groups)
     group_start = np.r_[0, np.cumsum(sizes)[:-1]]
-    rank = (starts + ends)[block] / 2 - group_start[c] + 1
-    rank_sum = np.bincount(c, weights=rank * y, minlength=n_groups)
-    pos = np.bincount(c, weights=y.astype(np.float64), minlength=n_groups)
+    rank = (starts + ends) / 2 - group_start[block_group] + 1
+    # Half-integers below 2**52: these sums are exact in any order (see _EXACT_RANK_SUM_ROWS).
+    rank_sum = np.bincount(block_group, weights=rank * block_pos, minlength=n_groups)
+    pos = np.bincount(block_group, weights=block_pos.astype(np.float64), minlength=n_groups)
     neg = sizes - pos
     return divide(rank_sum - pos * (pos + 1) / 2, pos * neg)
 

@@ -99,8 +99,10 @@ def fairness_report_from(
     bootstrap_samples: int,
     seed: int,
     progress: ProgressCallback,
+    mitigation: bool = True,
 ) -> dict[str, Any]:
-    """The fairness report of data already reduced by ``prepare``."""
+    """The fairness report of data already reduced by ``prepare``; without ``mitigation``,
+    failing comparisons carry no hints (for the KPI values, which never read them)."""
     report_progress = progress
     outcomes, units, strata_counts = prepared.outcomes, prepared.units, prepared.strata_counts
     total, warnings = prepared.total, list(prepared.warnings)
@@ -124,7 +126,7 @@ def fairness_report_from(
     sections: dict[str, dict[str, Any]] = {}
     for unit, reps in zip(units, replicates, strict=True):
         sections[unit.name] = _unit_section(
-            unit, strata_counts, total, reps, outcomes, score_bins, policy
+            unit, strata_counts, total, reps, outcomes, score_bins, policy, mitigation
         )
     report_progress(95, "judged metrics")
 
@@ -165,6 +167,7 @@ def _unit_section(
     outcomes: Outcomes,
     score_bins: Callable[[], np.ndarray],
     policy: FairnessPolicy,
+    hints: bool = True,
 ) -> dict[str, Any]:
     """Group table, comparisons, verdicts and mitigation hints of one attribute or pair."""
     counts = _aggregate(strata_counts, unit.stratum_target, unit.n_groups)
@@ -203,7 +206,7 @@ def _unit_section(
             }
         verdict = worst([entry["verdict"] for entry in metrics.values()])
         mitigation = None
-        if verdict != PASS:
+        if verdict != PASS and hints:
             mitigation = {"reweighing": reweighing_weights(priv, unpriv[m], total)}
             if outcomes.score is not None:
                 if at_least is None:
