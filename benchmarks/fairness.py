@@ -2,18 +2,25 @@
 
 Run as ``.venv/bin/python benchmarks/fairness.py [--rows N]``. The slow baselines are timed on
 a few bootstrap samples and extrapolated to the same sample count as ours; the output says so.
+Every pair is interleaved (ours, peer, ours, peer ...), each run in its own child process, and
+both sides' peak memory is reported. Also: the performance report and the KPI computation
+against the fairness report on the same rows, at the defaults users run (1,000 bootstrap
+samples, scores supplied).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
+import multiprocessing
 import os
-import resource
+import statistics
 import sys
 import time
 import tracemalloc
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +30,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from explain.engines.fairness import fairness_report
+from explain.engines.kpis import computed_kpis
+from explain.engines.performance import performance_report
 
 PROTECTED = {"sex": {"privileged": ["male"]}, "race": {"privileged": ["white"]}}
 SEXES = ["female", "male"]
@@ -151,12 +160,80 @@ def timed(fn: Any, *args: Any) -> float:
     return time.perf_counter() - start
 
 
+def in_child(job: Callable[[], float], trace: bool) -> tuple[float, float]:
+    """Run ``job`` (which returns the seconds it counts) in a forked child and, if ``trace``,
+    again under tracemalloc there: (seconds, peak MiB allocated during the job, or NaN).
+
+    A fresh process per measurement, so one side's heap, caches and peak never carry into the
+    other's; the input data is inherited from the parent and not counted."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def child() -> None:
+        gc.collect()
+        seconds = job()
+        if not trace:
+            send.send((seconds, float("nan")))
+            return
+        gc.collect()
+        tracemalloc.start()
+        job()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        send.send((seconds, peak / 2**20))
+
+    process = context.Process(target=child)
+    process.start()
+    seconds, peak = receive.recv()
+    process.join()
+    return seconds, peak
+
+
+def pair(
+    ours: Callable[[], float], peer: Callable[[], float], repeats: int
+) -> tuple[tuple[float, float], tuple[float, float], list[float], list[float]]:
+    """Interleave ours, peer, ours, peer ... each in its own child: median times, and the peak
+    memory of the first round (traced in a second run, so the slow peers run twice once)."""
+    runs: dict[str, list[tuple[float, float]]] = {"ours": [], "peer": []}
+    for round_ in range(repeats):
+        runs["ours"].append(in_child(ours, trace=round_ == 0))
+        runs["peer"].append(in_child(peer, trace=round_ == 0))
+
+    def medians(side: list[tuple[float, float]]) -> tuple[float, float]:
+        return statistics.median(s for s, _ in side), side[0][1]
+
+    return (
+        medians(runs["ours"]),
+        medians(runs["peer"]),
+        [s for s, _ in runs["ours"]],
+        [s for s, _ in runs["peer"]],
+    )
+
+
+def show(name: str, seconds: float, peak: float, runs: list[float]) -> None:
+    each = ", ".join(f"{r:.3f}" for r in runs)
+    print(f"  {name}: {seconds:.3f} s, peak {peak:.1f} MiB  (runs: {each})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--samples", type=int, default=1000, help="bootstrap samples")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=1000,
+        help="bootstrap samples (default: GATEHOUSE_BOOTSTRAP_SAMPLES's default, 1000)",
+    )
     parser.add_argument("--naive-samples", type=int, default=1)
     parser.add_argument("--fairlearn-samples", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per pair")
+    parser.add_argument(
+        "--part",
+        choices=["all", "peers", "reports"],
+        default="all",
+        help="peers: ours vs naive AIF360 and fairlearn (slow at 1M rows: minutes per run); "
+        "reports: performance and KPI against the fairness report",
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # aif360 warns about optional extras on import
     warnings.filterwarnings("ignore")
@@ -164,32 +241,20 @@ def main() -> None:
     started = time.perf_counter()
     df = synthetic(args.rows)
     b = args.samples
+    k, kf = args.naive_samples, args.fairlearn_samples
     print(f"rows={args.rows:,}  attributes: sex (2 groups), race (4 groups), sex&race (8 groups)")
     print(
         f"bootstrap samples={b}, scores supplied, threshold previews on; "
         f"{len(os.sched_getaffinity(0))} CPUs available"
     )
-
-    # Ours: median wall time of three untraced runs, then one run under tracemalloc.
-    runs = sorted(timed(run_ours, df, b) for _ in range(3))
-    ours = runs[1]
-    rss_after_ours = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    tracemalloc.start()
-    result = run_ours(df, b)
-    _, traced_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
     print(
-        f"ours: full report {ours:.3f} s wall, median of 3 runs "
-        f"({', '.join(f'{r:.3f}' for r in runs)}); verdict {result['verdict']}"
+        f"each figure: median of {args.repeats} runs, ours and the peer interleaved, each run in "
+        "a fresh child process; peak = memory allocated during the first round's run "
+        "(tracemalloc, a second run in the same child; the input frame is not counted)"
     )
-    print(
-        f"ours: peak memory {traced_peak / 2**20:.1f} MiB allocated during the report "
-        f"(tracemalloc, excludes the input frame); process peak RSS {rss_after_ours:.0f} MiB "
-        "(resource.getrusage ru_maxrss, includes the input data and imports)"
-    )
-
-    # Naive AIF360: the point estimate plus k bootstrap samples, extrapolated to B.
-    import aif360.metrics  # noqa: F401  (import time is not part of the measurement)
+    # Import time is not part of any measurement: load everything before forking.
+    import aif360.metrics  # noqa: F401
+    import fairlearn.metrics
 
     encoded = pd.DataFrame(
         {
@@ -199,35 +264,89 @@ def main() -> None:
             "prediction": df["prediction"].astype(np.float64),
         }
     )
-    rng = np.random.default_rng(0)
-    naive_point = timed(naive_sample, encoded, np.arange(len(encoded)))
-    k = args.naive_samples
-    naive_boot = sum(
-        timed(naive_sample, encoded, rng.integers(0, len(encoded), len(encoded))) for _ in range(k)
-    )
-    naive = naive_point + naive_boot / k * b
+    verdict = run_ours(df, b)["verdict"]  # also warms up first-call costs in numpy and pandas
+
+    def ours() -> float:
+        return timed(run_ours, df, b)
+
+    def naive() -> float:
+        """Point estimate plus k bootstrap samples, extrapolated to B samples."""
+        rng = np.random.default_rng(0)
+        point = timed(naive_sample, encoded, np.arange(len(encoded)))
+        boot = sum(
+            timed(naive_sample, encoded, rng.integers(0, len(encoded), len(encoded)))
+            for _ in range(k)
+        )
+        return point + boot / k * b
+
+    def fairlearn() -> float:
+        """MetricFrame with n_boot=kf; its per-sample time extrapolated to B samples."""
+        total, inside = fairlearn_frames(df, kf)
+        return total - inside + inside / kf * b
+
+    if args.part in ("all", "peers"):
+        peers(ours, naive, fairlearn, verdict, args.repeats, b, k, kf)
+    if args.part in ("all", "reports"):
+        reports(df, ours, args.repeats)
     print(
-        f"naive AIF360 (BinaryLabelDataset + ClassificationMetric per attribute/pair and "
-        f"sample): point estimate {naive_point:.2f} s + {k} bootstrap sample(s) measured "
-        f"{naive_boot:.2f} s, extrapolated to {b} samples: {naive:.0f} s"
+        f"benchmark wall time: {time.perf_counter() - started:.0f} s (children's CPU time not "
+        "included in this process's; other load on the machine moves both sides of each pair)"
     )
 
-    # fairlearn MetricFrame with n_boot=k: per-sample time measured inside its bootstrap.
-    import fairlearn.metrics  # import time is not part of the measurement
 
-    kf = args.fairlearn_samples
-    fl_total, fl_boot = fairlearn_frames(df, kf)
-    fl_rest = fl_total - fl_boot
-    fairlearn = fl_rest + fl_boot / kf * b
+def peers(
+    ours: Callable[[], float],
+    naive: Callable[[], float],
+    fairlearn: Callable[[], float],
+    verdict: str,
+    repeats: int,
+    b: int,
+    k: int,
+    kf: int,
+) -> None:
+    """Our fairness report against naive AIF360 and fairlearn's MetricFrame."""
     print(
-        f"fairlearn MetricFrame (n_boot={kf}): {fl_total:.2f} s, of which {fl_boot:.2f} s in "
-        f"its {kf} bootstrap sample(s) x 3 frames; extrapolated to n_boot={b}: {fairlearn:.0f} s"
+        f"naive AIF360 = BinaryLabelDataset + ClassificationMetric per attribute/pair and sample: "
+        f"point estimate + {k} bootstrap sample(s), extrapolated to {b} samples"
     )
-    print(f"ratio naive/ours: {naive / ours:,.0f}x   fairlearn/ours: {fairlearn / ours:,.0f}x")
-    print(
-        f"benchmark wall time: {time.perf_counter() - started:.0f} s, CPU time "
-        f"{time.process_time():.0f} s (wall far above CPU means other load on the machine)"
-    )
+    (o_s, o_m), (n_s, n_m), o_runs, n_runs = pair(ours, naive, repeats)
+    print(f"fairness report (verdict {verdict}) vs naive AIF360:")
+    show("ours (full report)", o_s, o_m, o_runs)
+    show("naive AIF360 (extrapolated)", n_s, n_m, n_runs)
+    print(f"  ratio naive/ours: {n_s / o_s:,.0f}x time, {n_m / o_m:.2f}x peak memory")
+
+    print(f"fairlearn MetricFrame per attribute and pair, n_boot={kf}, extrapolated to {b}:")
+    (o_s, o_m), (f_s, f_m), o_runs, f_runs = pair(ours, fairlearn, repeats)
+    show("ours (full report)", o_s, o_m, o_runs)
+    show("fairlearn (extrapolated)", f_s, f_m, f_runs)
+    print(f"  ratio fairlearn/ours: {f_s / o_s:,.0f}x time, {f_m / o_m:.2f}x peak memory")
+
+
+def reports(df: pd.DataFrame, ours: Callable[[], float], repeats: int) -> None:
+    """The performance report and the KPI values against the fairness report, same rows."""
+    columns = {"label": "label", "prediction": "prediction", "favorable_label": 1}
+
+    def performance() -> float:
+        start = time.perf_counter()
+        performance_report(df, **columns, score="score", protected=PROTECTED)
+        return time.perf_counter() - start
+
+    def kpi() -> float:
+        start = time.perf_counter()
+        computed_kpis(df, **columns, score="score", protected=PROTECTED)
+        return time.perf_counter() - start
+
+    print("performance and KPI reports against the fairness report on the same rows:")
+    (p_s, p_m), (o_s, o_m), p_runs, o_runs = pair(performance, ours, repeats)
+    show("performance report", p_s, p_m, p_runs)
+    show("fairness report", o_s, o_m, o_runs)
+    print(f"  ratio performance/fairness: {p_s / o_s:.2f}x time, {p_m / o_m:.2f}x peak memory")
+    (kp_s, kp_m), (o2_s, o2_m), kp_runs, o2_runs = pair(kpi, ours, repeats)
+    show("KPI values (performance + fairness point estimates)", kp_s, kp_m, kp_runs)
+    show("fairness report", o2_s, o2_m, o2_runs)
+    print(f"  ratio KPI/fairness: {kp_s / o2_s:.2f}x time, {kp_m / o2_m:.2f}x peak memory")
+    together = p_s / o_s + kp_s / o2_s + 1
+    print(f"  the three reports together: {together:.2f}x one fairness report (computation only)")
 
 
 if __name__ == "__main__":

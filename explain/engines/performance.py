@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,8 @@ from explain.engines.fairness.inputs import (
     number,
     outcomes_from,
 )
+from explain.engines.fairness.report import Prepared
+from explain.engines.fairness.strata import _aggregate
 
 ENGINE_VERSION = "gatehouse-performance/1"
 
@@ -38,36 +41,90 @@ def classification_metrics(counts: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+# Up to this many rows, rank sums (half-integers below 2**52) add up exactly in any order, so
+# rows tied on score may be sorted in any order; beyond it, keep the stable order.
+_EXACT_RANK_SUM_ROWS = 2**26
+
+
+@dataclass(frozen=True)
+class ScoreOrder:
+    """Rows sorted by score once, with the scores and labels in that order, for every group's
+    ROC AUC."""
+
+    order: np.ndarray
+    score: np.ndarray
+    positive: np.ndarray
+
+
+def score_order(positive: np.ndarray, score: np.ndarray) -> ScoreOrder:
+    """The one sort by score that every group's ROC AUC reads."""
+    order = np.argsort(score, kind="stable" if len(score) > _EXACT_RANK_SUM_ROWS else None)
+    return ScoreOrder(order, score[order], positive[order])
+
+
 def roc_auc_by_group(
-    codes: np.ndarray, n_groups: int, positive: np.ndarray, score: np.ndarray
+    codes: np.ndarray,
+    n_groups: int,
+    positive: np.ndarray,
+    score: np.ndarray,
+    by_score: ScoreOrder | None = None,
 ) -> np.ndarray:
     """ROC AUC per group by the rank-sum (Mann-Whitney) formula with mid-ranks for ties.
 
-    One sort by (group, score) serves every group; a group with a single class gets NaN.
+    Rows are sorted by score once (``by_score``, shared by every attribute), then stably by
+    group code, which for small codes is a linear-time radix pass; a group with a single class
+    gets NaN.
     """
-    order = np.lexsort((score, codes))
-    c, s, y = codes[order], score[order], positive[order]
+    if by_score is None:
+        by_score = score_order(positive, score)
+    if n_groups > 1:
+        small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
+        c = codes[by_score.order]
+        within = np.argsort(c.astype(small), kind="stable")
+        c, s, y = c[within], by_score.score[within], by_score.positive[within]
+    else:
+        c = np.zeros(len(codes), dtype=np.int64)
+        s, y = by_score.score, by_score.positive
     n = len(c)
-    new_block = np.r_[True, (c[1:] != c[:-1]) | (s[1:] != s[:-1])]
-    block = np.cumsum(new_block) - 1
-    starts = np.flatnonzero(new_block)
+    # Blocks of rows tied on (group, score) share a mid-rank; sum ranks and positives per block.
+    starts = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (s[1:] != s[:-1])])
     ends = np.r_[starts[1:], n] - 1
+    block_group = c[starts]
+    block_pos = np.add.reduceat(y.astype(np.int64), starts)
     sizes = np.bincount(c, minlength=n_groups)
     group_start = np.r_[0, np.cumsum(sizes)[:-1]]
-    rank = (starts + ends)[block] / 2 - group_start[c] + 1
-    rank_sum = np.bincount(c, weights=rank * y, minlength=n_groups)
-    pos = np.bincount(c, weights=y.astype(np.float64), minlength=n_groups)
+    rank = (starts + ends) / 2 - group_start[block_group] + 1
+    # Half-integers below 2**52: these sums are exact in any order (see _EXACT_RANK_SUM_ROWS).
+    rank_sum = np.bincount(block_group, weights=rank * block_pos, minlength=n_groups)
+    pos = np.bincount(block_group, weights=block_pos.astype(np.float64), minlength=n_groups)
     neg = sizes - pos
     return divide(rank_sum - pos * (pos + 1) / 2, pos * neg)
 
 
 def _rows(
-    codes: np.ndarray, n_groups: int, cell: np.ndarray, y_true: np.ndarray, score: Any
+    codes: np.ndarray,
+    n_groups: int,
+    cell: np.ndarray,
+    y_true: np.ndarray,
+    score: np.ndarray | None,
+    by_score: ScoreOrder | None,
 ) -> list[dict[str, Any]]:
     counts = np.bincount(codes * 4 + cell, minlength=n_groups * 4).reshape(n_groups, 4)
+    return _rows_of(counts, codes, y_true, score, by_score)
+
+
+def _rows_of(
+    counts: np.ndarray,
+    codes: np.ndarray,
+    y_true: np.ndarray,
+    score: np.ndarray | None,
+    by_score: ScoreOrder | None,
+) -> list[dict[str, Any]]:
+    """One row of metrics per group from its confusion counts (G, 4) and the rows' codes."""
+    n_groups = len(counts)
     metrics = classification_metrics(counts)
     if score is not None:
-        metrics["roc_auc"] = roc_auc_by_group(codes, n_groups, y_true, score)
+        metrics["roc_auc"] = roc_auc_by_group(codes, n_groups, y_true, score, by_score)
     rows = []
     for g in range(n_groups):
         row: dict[str, Any] = {"count": int(counts[g].sum())}
@@ -75,6 +132,19 @@ def _rows(
         row.setdefault("roc_auc", None)
         rows.append(row)
     return rows
+
+
+def _result(
+    n: int, favorable_label: Any, score: Any, overall: dict[str, Any], attributes: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "engine": ENGINE_VERSION,
+        "rows": n,
+        "favorable_label": json_value(favorable_label),
+        "scores_supplied": score is not None,
+        "overall": overall,
+        "attributes": attributes,
+    }
 
 
 def performance_report(
@@ -97,22 +167,45 @@ def performance_report(
         raise ValueError(f"protected attribute columns not found: {missing}")
     cell = outcomes.y_true.astype(np.int64) * 2 + outcomes.y_pred
     n = len(cell)
-    (overall,) = _rows(np.zeros(n, dtype=np.int64), 1, cell, outcomes.y_true, outcomes.score)
+    scores = outcomes.score
+    by_score = score_order(outcomes.y_true, scores) if scores is not None else None
+    (overall,) = _rows(np.zeros(n, dtype=np.int64), 1, cell, outcomes.y_true, scores, by_score)
     attributes = {}
     for column in columns:
         codes, values = encode_groups(frame[column])
-        rows = _rows(codes, len(values), cell, outcomes.y_true, outcomes.score)
+        rows = _rows(codes, len(values), cell, outcomes.y_true, scores, by_score)
         attributes[str(column)] = {
             "groups": [{"value": json_value(v), **row} for v, row in zip(values, rows, strict=True)]
         }
-    return {
-        "engine": ENGINE_VERSION,
-        "rows": n,
-        "favorable_label": json_value(favorable_label),
-        "scores_supplied": outcomes.score is not None,
-        "overall": overall,
-        "attributes": attributes,
-    }
+    return _result(n, favorable_label, scores, overall, attributes)
+
+
+def performance_report_from(prepared: Prepared, *, favorable_label: Any) -> dict[str, Any]:
+    """The performance report of each protected attribute, from the strata a fairness report
+    counted (``fairness.prepare``): the same result as ``performance_report`` over the same
+    attributes, without counting the rows again."""
+    outcomes = prepared.outcomes
+    score = outcomes.score
+    by_score = score_order(outcomes.y_true, score) if score is not None else None
+    n = int(prepared.total.sum())
+    zeros = np.zeros(n, dtype=np.int64)
+    (overall,) = _rows_of(prepared.total[None, :], zeros, outcomes.y_true, score, by_score)
+    attributes = {}
+    for unit in prepared.units:
+        if len(unit.columns) != 1:
+            continue
+        counts = _aggregate(prepared.strata_counts, unit.stratum_target, unit.n_groups)
+        rows = _rows_of(counts, unit.row_codes(), outcomes.y_true, score, by_score)
+        # A privileged value missing from the data is an empty group in a fairness report;
+        # a performance report lists only the values that occur.
+        attributes[unit.name] = {
+            "groups": [
+                {"value": json_value(v), **row}
+                for v, row in zip(unit.values, rows, strict=True)
+                if row["count"]
+            ]
+        }
+    return _result(n, favorable_label, score, overall, attributes)
 
 
 def kpi_values(result: Mapping[str, Any]) -> dict[str, float]:

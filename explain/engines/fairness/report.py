@@ -3,7 +3,8 @@ dict per model version, and its KPI values."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,11 +13,44 @@ import pandas as pd
 from .bootstrap import _bootstrap, _intervals
 from .inputs import Outcomes, ProgressCallback, as_frame, json_value, number, outcomes_from
 from .metrics import METRICS, comparison_metrics, group_rates, theil_index
-from .mitigation import THRESHOLD_GRID, _score_histogram, reweighing_weights, threshold_preview
+from .mitigation import _grid_bins, _score_histogram, reweighing_weights, threshold_preview
 from .policy import PASS, FairnessPolicy, metric_verdict, worst
 from .strata import _aggregate, _build_units, _comparison_sides, _parse_protected, _Unit
 
 ENGINE_VERSION = "gatehouse-fairness/1"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The data reduced once: favorable-outcome indicators, the joint (group x cell) strata
+    and each attribute and pair mapped onto them. Fairness, performance and KPI reports all
+    read their threshold metrics from these counts."""
+
+    outcomes: Outcomes
+    units: list[_Unit]
+    strata_counts: np.ndarray
+    total: np.ndarray
+    warnings: list[str]
+
+
+def prepare(
+    data: pd.DataFrame | Mapping[str, Any],
+    *,
+    label: str,
+    prediction: str,
+    favorable_label: Any,
+    protected: Mapping[str, Mapping[str, Any]],
+    score: str | None = None,
+) -> Prepared:
+    """Validate the columns and count the strata, once per data set."""
+    frame = as_frame(data)
+    outcomes = outcomes_from(
+        frame, label=label, prediction=prediction, favorable_label=favorable_label, score=score
+    )
+    privileged = _parse_protected(frame, protected)
+    cell = outcomes.y_true.astype(np.int64) * 2 + outcomes.y_pred
+    units, strata_counts, warnings = _build_units(frame, privileged, cell)
+    return Prepared(outcomes, units, strata_counts, np.bincount(cell, minlength=4), warnings)
 
 
 def fairness_report(
@@ -39,15 +73,39 @@ def fairness_report(
         raise ValueError("bootstrap_samples must be a non-negative integer")
     report_progress: ProgressCallback = progress or (lambda percent, message: None)
     report_progress(0, "validating input")
-
-    frame = as_frame(data)
-    outcomes = outcomes_from(
-        frame, label=label, prediction=prediction, favorable_label=favorable_label, score=score
+    prepared = prepare(
+        data,
+        label=label,
+        prediction=prediction,
+        favorable_label=favorable_label,
+        protected=protected,
+        score=score,
     )
-    privileged = _parse_protected(frame, protected)
-    cell = outcomes.y_true.astype(np.int64) * 2 + outcomes.y_pred
-    units, strata_counts, warnings = _build_units(frame, privileged, cell)
-    total = np.bincount(cell, minlength=4)
+    return fairness_report_from(
+        prepared,
+        favorable_label=favorable_label,
+        policy=policy,
+        bootstrap_samples=bootstrap_samples,
+        seed=seed,
+        progress=report_progress,
+    )
+
+
+def fairness_report_from(
+    prepared: Prepared,
+    *,
+    favorable_label: Any,
+    policy: FairnessPolicy,
+    bootstrap_samples: int,
+    seed: int,
+    progress: ProgressCallback,
+    mitigation: bool = True,
+) -> dict[str, Any]:
+    """The fairness report of data already reduced by ``prepare``; without ``mitigation``,
+    failing comparisons carry no hints (for the KPI values, which never read them)."""
+    report_progress = progress
+    outcomes, units, strata_counts = prepared.outcomes, prepared.units, prepared.strata_counts
+    total, warnings = prepared.total, list(prepared.warnings)
     report_progress(20, "counted groups")
 
     replicates: list[dict[str, np.ndarray]] = [{} for _ in units]
@@ -56,14 +114,19 @@ def fairness_report(
             strata_counts, units, samples=bootstrap_samples, seed=seed, progress=report_progress
         )
 
-    bins = None
-    if outcomes.score is not None:
-        bins = np.searchsorted(THRESHOLD_GRID, outcomes.score, side="right") - 1
+    # Score bins on the threshold grid, computed once and only if a comparison needs a preview.
+    bins: list[np.ndarray] = []
+
+    def score_bins() -> np.ndarray:
+        if not bins:
+            assert outcomes.score is not None
+            bins.append(_grid_bins(outcomes.score))
+        return bins[0]
 
     sections: dict[str, dict[str, Any]] = {}
     for unit, reps in zip(units, replicates, strict=True):
         sections[unit.name] = _unit_section(
-            unit, strata_counts, total, reps, outcomes, bins, policy
+            unit, strata_counts, total, reps, outcomes, score_bins, policy, mitigation
         )
     report_progress(95, "judged metrics")
 
@@ -102,8 +165,9 @@ def _unit_section(
     total: np.ndarray,
     replicates: dict[str, np.ndarray],
     outcomes: Outcomes,
-    bins: np.ndarray | None,
+    score_bins: Callable[[], np.ndarray],
     policy: FairnessPolicy,
+    hints: bool = True,
 ) -> dict[str, Any]:
     """Group table, comparisons, verdicts and mitigation hints of one attribute or pair."""
     counts = _aggregate(strata_counts, unit.stratum_target, unit.n_groups)
@@ -142,11 +206,11 @@ def _unit_section(
             }
         verdict = worst([entry["verdict"] for entry in metrics.values()])
         mitigation = None
-        if verdict != PASS:
+        if verdict != PASS and hints:
             mitigation = {"reweighing": reweighing_weights(priv, unpriv[m], total)}
-            if bins is not None:
+            if outcomes.score is not None:
                 if at_least is None:
-                    at_least = _score_histogram(unit, outcomes, bins)
+                    at_least = _score_histogram(unit, outcomes, score_bins())
                 mitigation["thresholds"] = threshold_preview(
                     at_least, unit.privileged, member, policy
                 )
