@@ -77,9 +77,9 @@ def seed_small():
     from explain import services as explain_services
     from explain.models import Report
     from registry import services
+    from registry.roles import Role
     from reviews import services as review_services
     from tests.builders import Candidate, make_user, skops_model_bytes
-    from registry.roles import Role
 
     big_team = services.team_create(actor=None, slug="bench-big", name="Big")
     small_team = services.team_create(actor=None, slug="bench-small", name="Small")
@@ -95,15 +95,21 @@ def seed_small():
     )
     kpis = [
         {"name": "Accuracy", "metric_key": "accuracy", "comparator": ">=", "target": 0.7},
-        {"name": "Review rate", "metric_key": "manual_review_rate", "comparator": "<=",
-         "target": 0.3},
+        {
+            "name": "Review rate",
+            "metric_key": "manual_review_rate",
+            "comparator": "<=",
+            "target": 0.3,
+        },
     ]
     for model in (small, big):
         services.objective_create(actor=engineer, model=model, title="Good loans", kpis=kpis)
     ci = services.ci_account_create(actor=None, name="bench-ci", models=[small, big])
-    version = Candidate(version="1.0", model_bytes=skops_model_bytes()).register(
-        actor=ci.token.user, token=ci.token, model=small
-    ).version
+    version = (
+        Candidate(version="1.0", model_bytes=skops_model_bytes())
+        .register(actor=ci.token.user, token=ci.token, model=small)
+        .version
+    )
     for report in Report.objects.filter(status="queued"):
         explain_services.report_run(report_id=report.pk)
     one_off = explain_services.report_request(
@@ -131,43 +137,69 @@ def seed_big(big, engineer, small_version) -> None:
     base = {
         f: getattr(small_version, f)
         for f in (
-            "artifact_uri", "artifact_sha256", "code_commit", "training_data_uri",
-            "training_data_sha256", "metrics", "params", "tags",
+            "artifact_uri",
+            "artifact_sha256",
+            "code_commit",
+            "training_data_uri",
+            "training_data_sha256",
+            "metrics",
+            "params",
+            "tags",
         )
     }
 
     def version_row(model, name, status):
         return ModelVersion(
-            model=model, version=name, status=status, submitted_by=engineer,
-            content_sha256=_digest(f"{model.name}/{name}"), **base,
+            model=model,
+            version=name,
+            status=status,
+            submitted_by=engineer,
+            content_sha256=_digest(f"{model.name}/{name}"),
+            **base,
         )
 
     def evaluation_row(version):
         return EvaluationDataset(
-            version=version, file=evaluation.file.name, format=evaluation.format,
-            sha256=evaluation.sha256, size_bytes=evaluation.size_bytes,
-            row_count=evaluation.row_count, label_column=evaluation.label_column,
+            version=version,
+            file=evaluation.file.name,
+            format=evaluation.format,
+            sha256=evaluation.sha256,
+            size_bytes=evaluation.size_bytes,
+            row_count=evaluation.row_count,
+            label_column=evaluation.label_column,
             prediction_column=evaluation.prediction_column,
-            score_column=evaluation.score_column, favorable_label=evaluation.favorable_label,
-            protected=evaluation.protected, feature_columns=evaluation.feature_columns,
+            score_column=evaluation.score_column,
+            favorable_label=evaluation.favorable_label,
+            protected=evaluation.protected,
+            feature_columns=evaluation.feature_columns,
         )
 
     def report_row(version, template, params, index):
         return Report(
-            version=version, kind=template.kind, params=params,
+            version=version,
+            kind=template.kind,
+            params=params,
             params_sha256=_digest(f"{template.kind}/{index}/{json.dumps(params)}"),
-            status="succeeded", progress=100, result=template.result,
-            result_sha256=template.result_sha256, engine_versions=template.engine_versions,
-            requested_by=engineer if params.get("rows") else None, finished_at=now,
-            started_at=now, enqueued_at=now,
+            status="succeeded",
+            progress=100,
+            result=template.result,
+            result_sha256=template.result_sha256,
+            engine_versions=template.engine_versions,
+            requested_by=engineer if params.get("rows") else None,
+            finished_at=now,
+            started_at=now,
+            enqueued_at=now,
         )
 
     with transaction.atomic():
         statuses = [VersionStatus.PRODUCTION, VersionStatus.IN_REVIEW, VersionStatus.REGISTERED]
         models = RegisteredModel.objects.bulk_create(
             RegisteredModel(
-                name=f"model-{i:04d}", title=f"Model {i:04d}", owner_team=big.owner_team,
-                risk_tier="limited", created_by=engineer,
+                name=f"model-{i:04d}",
+                title=f"Model {i:04d}",
+                owner_team=big.owner_team,
+                risk_tier="limited",
+                created_by=engineer,
             )
             for i in range(BIG_MODELS)
         )
@@ -216,13 +248,21 @@ def seed_big(big, engineer, small_version) -> None:
         Report.objects.bulk_create(rows, batch_size=5000)
         ProductionEvent.objects.bulk_create(
             ProductionEvent(
-                model=big, version=v, replaced=prev, action="promoted", actor=engineer,
-                reason=f"Better than {prev.version if prev else 'nothing'}", approvals=[],
+                model=big,
+                version=v,
+                replaced=prev,
+                action="promoted",
+                actor=engineer,
+                reason=f"Better than {prev.version if prev else 'nothing'}",
+                approvals=[],
                 at=now - timedelta(days=len(big_versions) - n),
             )
             for n, (prev, v) in enumerate(
-                zip([None, *big_versions[: BIG_VERSIONS - IN_REVIEW - 1]],
-                    big_versions[: BIG_VERSIONS - IN_REVIEW], strict=False)
+                zip(
+                    [None, *big_versions[: BIG_VERSIONS - IN_REVIEW - 1]],
+                    big_versions[: BIG_VERSIONS - IN_REVIEW],
+                    strict=False,
+                )
             )
             if n % 10 == 0 or n == BIG_VERSIONS - IN_REVIEW - 1
         )
@@ -263,17 +303,38 @@ def seed_audit(count: int) -> None:
     for seq in range(last + 1, last + 1 + count):
         moment += timedelta(microseconds=rng.randrange(1, 2_000_000))
         model = "big-model" if seq % 3 else f"model-{seq % BIG_MODELS:04d}"
-        payload = {"kind": "fairness", "version": f"1.{seq % BIG_VERSIONS}",
-                   "result_sha256": f"{seq:064x}"}
+        payload = {
+            "kind": "fairness",
+            "version": f"1.{seq % BIG_VERSIONS}",
+            "result_sha256": f"{seq:064x}",
+        }
         content = {
-            "seq": seq, "created_at": moment.isoformat(timespec="microseconds") + "Z",
-            "actor": "system", "action": "report.completed", "object_type": "explain.report",
-            "object_id": str(seq), "model": model, "payload": payload, "prev_hash": prev_hash,
+            "seq": seq,
+            "created_at": moment.isoformat(timespec="microseconds") + "Z",
+            "actor": "system",
+            "action": "report.completed",
+            "object_type": "explain.report",
+            "object_id": str(seq),
+            "model": model,
+            "payload": payload,
+            "prev_hash": prev_hash,
         }
         digest = event_hash(content)
         stored = moment.replace(tzinfo=UTC) if pg else str(moment)
-        rows.append((seq, stored, "system", "report.completed", "explain.report", str(seq),
-                     model, json.dumps(payload), prev_hash, digest))
+        rows.append(
+            (
+                seq,
+                stored,
+                "system",
+                "report.completed",
+                "explain.report",
+                str(seq),
+                model,
+                json.dumps(payload),
+                prev_hash,
+                digest,
+            )
+        )
         prev_hash = digest
         if len(rows) >= BATCH:
             flush()
@@ -303,7 +364,7 @@ def pages() -> list[tuple[str, str, str]]:
     ]
 
 
-def measure(rounds: int) -> None:
+def measure(rounds: int, warmup: int) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -329,7 +390,7 @@ def measure(rounds: int) -> None:
     print(header)
     print("-" * len(header))
     for name, big_url, small_url in pages():
-        for _ in range(2):  # warm up
+        for _ in range(warmup):
             get("big", big_url), get("small", small_url)
         counts = {}
         for side, url in (("big", big_url), ("small", small_url)):
@@ -365,6 +426,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="PostgreSQL server to use")
     parser.add_argument("--audit-events", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=20, help="requests per page and side")
+    parser.add_argument("--warmup", type=int, default=2, help="requests before measuring")
     parser.add_argument("--keep", action="store_true", help="keep the seeded database")
     parser.add_argument("--reuse", action="store_true", help="measure a database kept before")
     args = parser.parse_args()
@@ -412,7 +474,7 @@ def main() -> None:
                 f"in {time.perf_counter() - started:.0f} s"
             )
         print(f"{args.rounds} requests per page and side, interleaved; times in ms\n")
-        measure(args.rounds)
+        measure(args.rounds, args.warmup)
     finally:
         if pg and not args.keep and not args.reuse:
             connection.creation.destroy_test_db(old_name, verbosity=0)
