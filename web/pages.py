@@ -3,12 +3,17 @@ the actions the person may take. Reads only; the views render them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, JSONField, When
+from django.db.models.fields.json import KeyTransform
 
 from explain import kinds
 from explain.models import Report, ReportStatus
 from explain.presenters import fairness_sections, lime_rows
-from explain.selectors import latest_of_each_kind
+from explain.selectors import latest_by_version, latest_reports
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.selectors import models_visible_to
 from registry.types import Actor, AnyUser
@@ -18,24 +23,59 @@ from reviews.models import SignOff
 from reviews.policies import policy_current
 from reviews.selectors import timeline
 
+# What version rows show of each kind's latest result, read from the result in SQL: the
+# rows never load a whole result (name: (kind, key in the result)).
+SHOWN = {
+    "shown_verdict": (kinds.FAIRNESS, "verdict"),
+    "shown_summary": (kinds.KPI, "summary"),
+    "shown_kpis": (kinds.KPI, "kpis"),
+    "shown_overall": (kinds.PERFORMANCE, "overall"),
+}
+VERSIONS_PER_PAGE = 50
+MODELS_ON_DASHBOARD = 50
+
+
+def latest_shown(version_ids: Sequence[int]) -> dict[int, dict[str, Report]]:
+    """The latest report of each kind of each version, in one query, with only the parts
+    of their results that version rows show (``SHOWN``), as attributes."""
+    done = ReportStatus.SUCCEEDED
+    reports = (
+        Report.objects.filter(version__in=list(version_ids))
+        .only("pk", "version_id", "kind", "status", "params", "created_at", "progress")
+        .annotate(
+            **{
+                name: Case(
+                    When(kind=kind, status=done, then=KeyTransform(key, "result")),
+                    output_field=JSONField(),
+                )
+                for name, (kind, key) in SHOWN.items()
+            }
+        )
+    )
+    return latest_by_version(reports)
+
 
 def _verdicts(latest: dict[str, Report]) -> dict[str, Any]:
     fairness = latest.get(kinds.FAIRNESS)
     kpi = latest.get(kinds.KPI)
     perf = latest.get(kinds.PERFORMANCE)
     done = ReportStatus.SUCCEEDED
-    # A report that succeeded always holds a result; ``or {}`` only tells mypy so.
+    ok_fairness = fairness if fairness and fairness.status == done else None
+    ok_kpi = kpi if kpi and kpi.status == done else None
+    ok_perf = perf if perf and perf.status == done else None
     return {
-        "fairness": (fairness.result or {}).get("verdict")
-        if fairness and fairness.status == done
-        else None,
-        "kpi": (kpi.result or {})["summary"] if kpi and kpi.status == done else None,
-        "kpi_values": {row["metric_key"]: row for row in (kpi.result or {})["kpis"]}
-        if kpi and kpi.status == done
-        else {},
-        "performance": (perf.result or {})["overall"] if perf and perf.status == done else None,
+        "fairness": getattr(ok_fairness, "shown_verdict", None),
+        "kpi": getattr(ok_kpi, "shown_summary", None),
+        "kpi_values": {row["metric_key"]: row for row in getattr(ok_kpi, "shown_kpis", None) or []},
+        "performance": getattr(ok_perf, "shown_overall", None),
         "running": [r for r in latest.values() if not r.is_done],
     }
+
+
+def version_rows(versions: Sequence[ModelVersion]) -> list[dict[str, Any]]:
+    """Each version with the verdicts of its latest reports (one query for all of them)."""
+    latest = latest_shown([v.pk for v in versions])
+    return [{"version": v, "verdicts": _verdicts(latest.get(v.pk, {}))} for v in versions]
 
 
 def dashboard(user: Actor) -> dict[str, Any]:
@@ -55,24 +95,17 @@ def dashboard(user: Actor) -> dict[str, Any]:
         )
     )
     can_sign = bool(rules.signing_roles(user))
-    reports = Report.objects.filter(version__in=[v.pk for v in in_review]).only(
-        "pk", "version_id", "kind", "status", "params", "result", "created_at", "progress"
-    )
-    by_version: dict[int, list[Report]] = {}
-    for report in reports:
-        by_version.setdefault(report.version_id, []).append(report)
-    rows: list[dict[str, Any]] = [
-        {"version": v, "verdicts": _verdicts(latest_of_each_kind(by_version.get(v.pk, [])))}
-        for v in in_review
-    ]
+    rows = version_rows(in_review)
     running = (
         Report.objects.filter(
             version__model__in=visible.values("pk"),
             status__in=[ReportStatus.QUEUED, ReportStatus.RUNNING],
         )
         .select_related("version__model")
+        .defer("result", "version__metrics", "version__params", "version__tags")
         .order_by("created_at")[:50]
     )
+    models = Paginator(visible, MODELS_ON_DASHBOARD).page(1)
     return {
         "pending": [
             row
@@ -84,43 +117,30 @@ def dashboard(user: Actor) -> dict[str, Any]:
         "in_review": rows,
         "production": versions.filter(status=VersionStatus.PRODUCTION).order_by("model__name"),
         "running": running,
-        "models": visible,
+        "models": models.object_list,
+        "models_page": models,
     }
 
 
-def _version_rows(model: RegisteredModel) -> list[dict[str, Any]]:
-    versions = list(model.versions.select_related("submitted_by").prefetch_related("reports"))
-    return [
-        {"version": v, "verdicts": _verdicts(latest_of_each_kind(v.reports.all()))}
-        for v in versions
-    ]
-
-
-def model_page(model: RegisteredModel) -> dict[str, Any]:
-    """A model's objectives, versions with verdicts and KPI values, and its timeline."""
-    rows = _version_rows(model)
-    names = [row["version"].version for row in rows]
-    production = next(
-        (
-            row["version"].version
-            for row in rows
-            if row["version"].status == VersionStatus.PRODUCTION
-        ),
-        None,
-    )
-    candidate = next((n for n in names if n != production), None)
+def model_page(model: RegisteredModel, page: str | int | None = None) -> dict[str, Any]:
+    """A model's objectives, one page of its versions with verdicts and KPI values, and its
+    timeline."""
+    names = [(name, status) for name, status in model.versions.values_list("version", "status")]
+    production = next((n for n, status in names if status == VersionStatus.PRODUCTION), None)
+    candidate = next((n for n, _ in names if n != production), None)
     # By default compare the newest candidate with production (or with the one before it).
-    pick = (candidate, production or next((n for n in names if n != candidate), candidate))
+    pick = (candidate, production or next((n for n, _ in names if n != candidate), candidate))
+    paginator = Paginator(model.versions.select_related("submitted_by"), VERSIONS_PER_PAGE)
+    versions: Page[ModelVersion] = paginator.get_page(page)
+    objectives = list(model.objectives.prefetch_related("kpis"))
     return {
         "model": model,
         "compare_pick": pick,
-        "objectives": model.objectives.prefetch_related("kpis"),
-        "kpis": [
-            kpi
-            for objective in model.objectives.prefetch_related("kpis")
-            for kpi in objective.kpis.all()
-        ],
-        "rows": rows,
+        "version_names": [n for n, _ in names],
+        "objectives": objectives,
+        "kpis": [kpi for objective in objectives for kpi in objective.kpis.all()],
+        "rows": version_rows(list(versions.object_list)),
+        "versions_page": versions,
         "timeline": timeline(model),
         "policy": policy_current(model),
     }
@@ -128,7 +148,8 @@ def model_page(model: RegisteredModel) -> dict[str, Any]:
 
 def compare_versions(model: RegisteredModel, first: str, second: str) -> dict[str, Any] | None:
     """Side by side: reported metrics, performance, fairness verdicts and DI, KPIs, lineage."""
-    rows = {row["version"].version: row for row in _version_rows(model)}
+    picked = model.versions.select_related("submitted_by").filter(version__in=[first, second])
+    rows = {row["version"].version: row for row in version_rows(list(picked))}
     if first not in rows or second not in rows:
         return None
     a, b = rows[first], rows[second]
@@ -169,13 +190,19 @@ def compare_versions(model: RegisteredModel, first: str, second: str) -> dict[st
 
 def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
     """Everything the version page shows, and which actions the user may take."""
+    # Every report is listed, but only the latest of each kind and the one-off rows show
+    # their results: the list reads no result, the latest come with theirs in one query.
     reports = list(
-        Report.objects.filter(version=version)
-        .prefetch_related("files")
-        .select_related("requested_by")
+        Report.objects.filter(version=version).defer("result").select_related("requested_by")
     )
-    latest = latest_of_each_kind(reports)
+    latest = latest_reports(version)
     done = ReportStatus.SUCCEEDED
+    one_offs = [r for r in reports if r.kind == kinds.LIME and r.params.get("rows")]
+    row_results = dict(
+        Report.objects.filter(pk__in=[r.pk for r in one_offs if r.status == done]).values_list(
+            "pk", "result"
+        )
+    )
 
     def result(kind: str) -> dict[str, Any] | None:
         report = latest.get(kind)
@@ -207,9 +234,11 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         else {},
         "lime_rows": lime_rows(lime) if lime else [],
         "row_explanations": [
-            {"report": r, "rows": lime_rows(r.result or {}) if r.status == done else []}
-            for r in reports
-            if r.kind == kinds.LIME and r.params.get("rows")
+            {
+                "report": r,
+                "rows": lime_rows(row_results.get(r.pk) or {}) if r.status == done else [],
+            }
+            for r in one_offs
         ],
         "gates": result_gates,
         "signoffs": result_gates.standings[::-1],

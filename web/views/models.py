@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 
@@ -11,19 +12,28 @@ from registry.types import SignedInRequest
 
 from .. import pages
 
+MODELS_PER_PAGE = 50
+
 
 @login_required
 def model_list(request: SignedInRequest) -> HttpResponse:
-    """The models the user may see."""
-    models = models_visible_to(request.user)
-    return render(request, "registry/model_list.html", {"models": models})
+    """The models the user may see, a page at a time."""
+    page = Paginator(models_visible_to(request.user), MODELS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request, "registry/model_list.html", {"models": page.object_list, "page_obj": page}
+    )
 
 
 @login_required
 def model_detail(request: SignedInRequest, name: str) -> HttpResponse:
     """Objectives and KPIs, versions with their verdicts, the production timeline, A/B."""
     model = model_for_user(request.user, name)
-    context = pages.model_page(model)
+    context = pages.model_page(model, request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context["page_query"] = query.urlencode() + "&" if query else ""
     first, second = request.GET.get("compare"), request.GET.get("with")
     if first and second:
         context["comparison"] = pages.compare_versions(model, first, second)
