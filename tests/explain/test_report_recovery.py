@@ -41,9 +41,12 @@ def fail_after_commit(monkeypatch, error: BaseException) -> None:
 # --- after the commit -----------------------------------------------------------------------
 
 
-# Real commits (on-commit callbacks run when the block exits); the flush afterwards restores
-# what migrations made (role groups, the audit chain head).
-after_commit = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Real commits (on-commit callbacks run when the block exits). The flush afterwards empties
+# what migrations made (role groups, the audit chain head): ``migration_data`` puts it back
+# before and after. (``serialized_rollback`` did too, but failed on rows another test's
+# restore had already put back.)
+def after_commit(test):
+    return pytest.mark.django_db(transaction=True)(pytest.mark.usefixtures("migration_data")(test))
 
 
 @after_commit
