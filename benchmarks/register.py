@@ -140,9 +140,9 @@ from registry.models import RegisteredModel, Team
 from django.contrib.auth import get_user_model
 admin = get_user_model().objects.create_superuser("bench-admin", "b@example.com", "x" * 20)
 team = Team.objects.create(slug="bench", name="Bench")
-model = services.model_create(actor=admin, name="%s", title="Bench", owner_team=team, risk_tier="high")
+model = services.model_create(actor=admin, name="MODEL", title="Bench", owner_team=team, risk_tier="high")
 print(services.ci_account_create(actor=None, name="ci-bench", models=[model]).secret)
-""" % MODEL
+""".replace("MODEL", MODEL)
 
 
 class Gatehouse:
@@ -173,11 +173,15 @@ class Gatehouse:
     def register(self, conn: http.client.HTTPConnection, version: str, csv: bytes) -> int:
         boundary = uuid.uuid4().hex
         body = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'
-            f"{json.dumps(_metadata(version))}\r\n--{boundary}\r\n"
-            'Content-Disposition: form-data; name="evaluation_data"; filename="evaluation.csv"\r\n'
-            "Content-Type: text/csv\r\n\r\n"
-        ).encode() + csv + f"\r\n--{boundary}--\r\n".encode()
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'
+                f"{json.dumps(_metadata(version))}\r\n--{boundary}\r\n"
+                'Content-Disposition: form-data; name="evaluation_data"; filename="evaluation.csv"\r\n'
+                "Content-Type: text/csv\r\n\r\n"
+            ).encode()
+            + csv
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
         headers = {
             "Authorization": f"Bearer {self.secret}",
             "Content-Type": f"multipart/form-data; boundary={boundary}",
@@ -195,7 +199,9 @@ class MLflow:
     def __init__(self, tmp: Path) -> None:
         python = _mlflow_python()
         self.port = _free_port()
-        db = _fresh_database("mlflow_register_bench").replace("postgres://", "postgresql+psycopg2://")
+        db = _fresh_database("mlflow_register_bench").replace(
+            "postgres://", "postgresql+psycopg2://"
+        )
         self.proc = subprocess.Popen(
             [str(python.parent / "mlflow"), "server", "--backend-store-uri", db,
              "--default-artifact-root", str(tmp / "mlruns"), "--host", "127.0.0.1",
@@ -314,7 +320,9 @@ def run_http(args: argparse.Namespace) -> None:
                             versions = names[key]
                             call = lambda c, v, s=side: s.register(c, v, csv)  # noqa: E731
                         else:
-                            versions = names[key] if key == "g" else [str(i) for i in range(1, n + 1)]
+                            versions = (
+                                names[key] if key == "g" else [str(i) for i in range(1, n + 1)]
+                            )
                             call = side.get
                         rate, lat = _load(call, side.port, versions, clients)
                         rates, lats = stats.setdefault((op, key), ([], []))

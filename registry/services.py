@@ -318,6 +318,9 @@ def version_register(
                     size_bytes=model_info.size,
                     estimator=model_info.estimator_class,
                 )
+            else:
+                # Known to have none: what after_create asks of version.model_file needs no query.
+                ModelVersion.model_file.related.set_cached_value(version, None)
             registered = audit_event(
                 actor=actor,
                 action="version.registered",
