@@ -7,15 +7,13 @@ uses which, and ``explain.services`` handles claiming, storing, auditing and ret
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from registry.evaluation import load_dataset_frame, sha256_of
+from registry.evaluation import load_dataset_frame
 from registry.models import KPI, ModelVersion, RegisteredModel, kpi_met
 
 from .engines import fairness  # its numeric modules load on first use
@@ -103,39 +101,10 @@ def _columns(version: ModelVersion) -> dict[str, Any]:
     }
 
 
-# The parsed evaluation data of the last few versions this process read, keyed by the sha256
-# its bytes were checked against, so the reports of one version read and parse it once per
-# worker process. Small: a frame of a million rows takes tens of MB.
-_FRAME_CACHE_SIZE = 2
-_frames: OrderedDict[str, pd.DataFrame] = OrderedDict()
-_frames_lock = threading.Lock()
-
-
 def _frame(version: ModelVersion) -> pd.DataFrame:
-    """The version's evaluation data, parsed once per process.
-
-    The stored bytes are hashed on every call, as before, so a file altered since it was
-    registered is still refused (``load_dataset_frame`` raises); only the parse, the costly
-    part, is skipped when this process already parsed the very bytes the digest names.
-    Callers get a shallow copy (copy-on-write), so nothing they do to it reaches the cache.
-    """
-    data = version.evaluation_data
-    with _frames_lock:
-        frame = _frames.get(data.sha256)
-    if frame is not None:
-        with data.file.open("rb") as fh:
-            digest, _ = sha256_of(fh)
-        if digest == data.sha256:
-            with _frames_lock:
-                if data.sha256 in _frames:
-                    _frames.move_to_end(data.sha256)
-            return frame.copy(deep=False)
-    frame = load_dataset_frame(data)
-    with _frames_lock:
-        _frames[data.sha256] = frame
-        while len(_frames) > _FRAME_CACHE_SIZE:
-            _frames.popitem(last=False)
-    return frame.copy(deep=False)
+    """The version's evaluation data, its digest checked on every read; parsed once per worker
+    process for a version's reports (``registry.evaluation.load_dataset_frame``)."""
+    return load_dataset_frame(version.evaluation_data)
 
 
 def run_fairness(version: ModelVersion, params: dict[str, Any], progress: Progress) -> RunOutput:

@@ -17,14 +17,14 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, When
 from django.utils import timezone
 
 from registry import services as registry_services
 from registry.audit.chain import canonical_json
-from registry.audit.record import audit_record
+from registry.audit.record import audit_event, audit_record
 from registry.errors import InvalidInput
-from registry.models import ApiToken, ModelVersion
+from registry.models import ApiToken, AuditEvent, ModelVersion
 from registry.permissions import require
 from registry.types import Actor
 
@@ -50,29 +50,28 @@ def result_hash(result: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(result).encode()).hexdigest()
 
 
-def _send(report_id: int) -> bool:
-    """Hand the task to the broker; if it is down, the sweep sends it later."""
-    sending = timezone.now()
-    try:
-        queue.report_publish(report_id)
-    except Exception:
-        log.warning(
-            "Broker unavailable; report %s stays queued for the sweep", report_id, exc_info=True
-        )
-        return False
-    Report.objects.filter(pk=report_id).update(enqueued_at=sending)
-    # A delivery of an earlier message says nothing about this one.
-    Report.objects.filter(pk=report_id, delivered_at__lt=sending).update(delivered_at=None)
-    return True
-
-
 def _send_all(report_ids: list[int]) -> int:
-    """Send reports in order; stop at the first failure (the broker is down: the sweep sends
-    the rest), so a registration waits for one connection timeout, not one per report."""
-    for sent, report_id in enumerate(report_ids):
-        if not _send(report_id):
-            return sent
-    return len(report_ids)
+    """Hand the reports' tasks to the broker in order, then record when, in one update; stop
+    at the first failure (the broker is down: the sweep sends the rest), so a registration
+    waits for one connection timeout, not one per report."""
+    sending = timezone.now()
+    sent: list[int] = []
+    for report_id in report_ids:
+        try:
+            queue.report_publish(report_id)
+        except Exception:
+            log.warning(
+                "Broker unavailable; report %s stays queued for the sweep", report_id, exc_info=True
+            )
+            break
+        sent.append(report_id)
+    if sent:
+        # A delivery of an earlier message says nothing about these.
+        Report.objects.filter(pk__in=sent).update(
+            enqueued_at=sending,
+            delivered_at=Case(When(delivered_at__lt=sending, then=None), default=F("delivered_at")),
+        )
+    return len(sent)
 
 
 def _enqueue_on_commit(report_ids: list[int]) -> None:
@@ -88,6 +87,28 @@ class ReportRequest:
 
     report: Report
     created: bool
+
+
+def _report_params(version: ModelVersion, kind: str, params: dict[str, Any] | None) -> dict:
+    """``params`` merged over the kind's defaults, checked; InvalidInput names what is wrong."""
+    if kind not in kinds.KINDS:
+        raise InvalidInput.for_field("kind", f"Unknown report kind {kind!r}.")
+    spec = kinds.spec(kind)
+    if spec.needs_model_file and not hasattr(version, "model_file"):
+        raise InvalidInput.for_field("kind", "This version has no model file to explain.")
+    defaults = spec.default_params(version)
+    unknown = set(params or {}) - set(defaults)
+    if unknown:
+        raise InvalidInput.for_field(
+            "params", f"Unknown params for {kind}: {', '.join(sorted(unknown))}."
+        )
+    merged = {**defaults, **(params or {})}
+    errors = kinds.check_params(kind, merged, version)
+    if errors:
+        raise InvalidInput(
+            "Invalid report params.", errors={f"params.{k}": [v] for k, v in errors.items()}
+        )
+    return merged
 
 
 def report_request(
@@ -106,23 +127,7 @@ def report_request(
         require(
             can_request_reports(actor, version, token), "You may not run reports for this model."
         )
-    if kind not in kinds.KINDS:
-        raise InvalidInput.for_field("kind", f"Unknown report kind {kind!r}.")
-    spec = kinds.spec(kind)
-    if spec.needs_model_file and not hasattr(version, "model_file"):
-        raise InvalidInput.for_field("kind", "This version has no model file to explain.")
-    defaults = spec.default_params(version)
-    unknown = set(params or {}) - set(defaults)
-    if unknown:
-        raise InvalidInput.for_field(
-            "params", f"Unknown params for {kind}: {', '.join(sorted(unknown))}."
-        )
-    merged = {**defaults, **(params or {})}
-    errors = kinds.check_params(kind, merged, version)
-    if errors:
-        raise InvalidInput(
-            "Invalid report params.", errors={f"params.{k}": [v] for k, v in errors.items()}
-        )
+    merged = _report_params(version, kind, params)
     digest = params_hash(merged)
     with transaction.atomic():
         report, created = Report.objects.get_or_create(
@@ -147,24 +152,41 @@ def report_request(
     return ReportRequest(report, created)
 
 
-def reports_for_new_version(*, version: ModelVersion, actor: Actor) -> None:
-    """Queue the automatic reports of a newly registered version, in its transaction."""
+def reports_for_new_version(*, version: ModelVersion, actor: Actor) -> list[AuditEvent]:
+    """Queue the automatic reports of a newly registered version, in its transaction (one
+    insert), and return their ``report.queued`` events for the registration to record."""
     has_model_file = hasattr(version, "model_file")
-    automatic = [
-        key
-        for key, spec in kinds.KINDS.items()
-        if spec.automatic and (has_model_file or not spec.needs_model_file)
-    ]
-    created = [
-        request.report.pk
-        for kind in automatic
-        if (
-            request := report_request(
-                actor=actor, version=version, kind=kind, check=False, enqueue=False
+    requested_by = actor if actor and actor.is_authenticated else None
+    reports = []
+    for key, spec in kinds.KINDS.items():
+        if spec.automatic and (has_model_file or not spec.needs_model_file):
+            merged = _report_params(version, key, None)
+            reports.append(
+                Report(
+                    version=version,
+                    kind=key,
+                    params=merged,
+                    params_sha256=params_hash(merged),
+                    requested_by=requested_by,
+                )
             )
-        ).created
+    # A new version has no reports yet, so none of these can already exist.
+    Report.objects.bulk_create(reports)
+    _enqueue_on_commit([report.pk for report in reports])
+    return [
+        audit_event(
+            actor=actor,
+            action="report.queued",
+            obj=report,
+            model_name=version.model.name,
+            payload={
+                "version": version.version,
+                "kind": report.kind,
+                "params_sha256": report.params_sha256,
+            },
+        )
+        for report in reports
     ]
-    _enqueue_on_commit(created)
 
 
 def version_register(**registration: Any) -> registry_services.Registration:

@@ -274,6 +274,14 @@ def validate_columns(frame: pd.DataFrame, columns: dict[str, Any]) -> ColumnRole
     return ColumnRoles(label, prediction, score, favorable, protected, features)
 
 
+# The last data set a worker read, parsed: a version's automatic reports run one after the
+# other on the same data, so each reads and checks the file but only the first parses it.
+_PARSED: dict[str, pd.DataFrame] = {}
+# Frames larger than this (counting object columns by their pointers) are not kept between
+# reports: the worker's memory matters more.
+MAX_CACHED_FRAME_BYTES = 64 * 1024 * 1024
+
+
 def load_dataset_frame(dataset: EvaluationDataset) -> pd.DataFrame:
     """Read a stored EvaluationDataset back into a DataFrame, checking its digest first."""
     with dataset.file.open("rb") as fh:
@@ -283,4 +291,13 @@ def load_dataset_frame(dataset: EvaluationDataset) -> pd.DataFrame:
                 f"The stored evaluation data of {dataset.version} does not match its sha256 "
                 f"({digest} != {dataset.sha256}); refusing to compute on altered data."
             )
-        return read_frame(fh, dataset.format)
+        key = f"{dataset.format}:{digest}"
+        cached = _PARSED.get(key)
+        if cached is not None:
+            # A copy: a runner may change the frame it is given.
+            return cached.copy()
+        frame = read_frame(fh, dataset.format)
+    _PARSED.clear()
+    if frame.memory_usage(index=True, deep=False).sum() <= MAX_CACHED_FRAME_BYTES:
+        _PARSED[key] = frame.copy()
+    return frame

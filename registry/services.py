@@ -25,11 +25,12 @@ from django.utils import timezone
 
 from . import accounts, evaluation, model_files, permissions
 from .audit.chain import canonical_json
-from .audit.record import audit_record
+from .audit.record import audit_event, audit_record, audit_record_many
 from .errors import Conflict, InvalidInput, NotAllowed
 from .models import (
     KPI,
     ApiToken,
+    AuditEvent,
     EvaluationDataset,
     ModelFile,
     ModelVersion,
@@ -219,13 +220,14 @@ def version_register(
     model_filename: str = "",
     idempotency_key: str = "",
     token: ApiToken | None = None,
-    after_create: Callable[..., None] | None = None,
+    after_create: Callable[..., list[AuditEvent] | None] | None = None,
 ) -> Registration:
     """Store a candidate version with its evaluation data (and optional model file).
 
     Repeating a registration with the same content returns the stored version; the same
     version string with other content is a Conflict. Nothing partial is left on failure.
-    ``after_create(version=..., actor=...)`` runs for a new version inside its transaction:
+    ``after_create(version=..., actor=...)`` runs for a new version inside its transaction and
+    returns the audit events (from ``audit_event``) to record after ``version.registered``:
     ``explain.services.version_register`` queues the version's reports with it.
     """
     permissions.require(
@@ -316,7 +318,10 @@ def version_register(
                     size_bytes=model_info.size,
                     estimator=model_info.estimator_class,
                 )
-            audit_record(
+            else:
+                # Known to have none: what after_create asks of version.model_file needs no query.
+                ModelVersion.model_file.related.set_cached_value(version, None)
+            registered = audit_event(
                 actor=actor,
                 action="version.registered",
                 obj=version,
@@ -331,8 +336,10 @@ def version_register(
                     "via_token": token.prefix if token else None,
                 },
             )
-            if after_create is not None:
-                after_create(version=version, actor=actor)
+            # What after_create records (the reports it queues) follows version.registered on
+            # the chain, all under one take of the head lock.
+            later = after_create(version=version, actor=actor) if after_create else None
+            audit_record_many([registered, *(later or [])])
     except BaseException as exc:
         if committed:
             if not isinstance(exc, Exception):

@@ -34,6 +34,7 @@ __all__ = [
     "audit_verify",
     "canonical_json",
     "chain_append",
+    "chain_append_many",
     "event_content",
     "event_hash",
     "format_time",
@@ -168,15 +169,30 @@ def verify_events(
 def chain_append(event: AuditEvent) -> AuditEvent:
     """Number, time, link and hash ``event`` after the current head and store it, in the
     caller's transaction."""
+    return chain_append_many([event])[0]
+
+
+def chain_append_many(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Append ``events`` in order, each linked to the one before, under one take of the head
+    lock: one locking read, one insert and one head update however many there are. Each
+    event is numbered, timed, linked and hashed exactly as if appended alone."""
+    if not events:
+        return events
     # The head row is the lock that orders writers: no forks, no duplicate numbers.
     head = AuditChainHead.objects.select_for_update().get(pk=1)
-    event.seq = head.seq + 1
-    event.created_at = timezone.now()
-    event.prev_hash = head.hash
-    event.hash = event_hash(event_content(event))
-    event.save(force_insert=True)
-    AuditChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
-    return event
+    seq, prev_hash = head.seq, head.hash
+    for event in events:
+        seq += 1
+        event.seq = seq
+        event.created_at = timezone.now()
+        event.prev_hash = prev_hash
+        event.hash = prev_hash = event_hash(event_content(event))
+    if len(events) == 1:
+        events[0].save(force_insert=True)
+    else:
+        AuditEvent.objects.bulk_create(events)
+    AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
+    return events
 
 
 # --- reading and verifying the stored chain -----------------------------------------------

@@ -23,8 +23,9 @@ from tests.builders import record, web
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("registry", "explain", "reviews")
-# The functions that hand their ``action=`` on to audit_record.
-RECORDERS = {"audit_record", "audit_now", "_record"}
+# The functions that hand their ``action=`` on to audit_record (audit_event builds one for
+# audit_record_many).
+RECORDERS = {"audit_record", "audit_event", "audit_now", "_record"}
 ACTION_TEXT = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 # Call sites whose action comes from a table, each checked by its own test below.
 TABLES = {("registry/accounts.py", "name")}

@@ -162,39 +162,3 @@ def test_grid_bins_equal_searchsorted() -> None:
     )
     expected = np.searchsorted(grid, scores, side="right") - 1
     np.testing.assert_array_equal(_grid_bins(scores), expected)
-
-
-def test_a_worker_parses_a_versions_data_once_and_still_checks_its_digest(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
-) -> None:
-    """The reports of one version share one parse per process; every call still hashes the
-    stored bytes, so a file altered after the first report is refused, not served cached."""
-    import hashlib
-    from types import SimpleNamespace
-
-    from explain import runners
-
-    path = tmp_path / "data.csv"
-    path.write_bytes(b"y,p\n1,0\n")
-    stored = SimpleNamespace(open=path.open)
-    data = SimpleNamespace(sha256=hashlib.sha256(path.read_bytes()).hexdigest(), file=stored)
-    version = SimpleNamespace(evaluation_data=data)
-    parsed: list[str] = []
-
-    def load(dataset: Any) -> pd.DataFrame:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != dataset.sha256:
-            raise ValueError("does not match its sha256")
-        parsed.append(digest)
-        return pd.DataFrame({"y": [1], "p": [0]})
-
-    monkeypatch.setattr(runners, "load_dataset_frame", load)
-    monkeypatch.setattr(runners, "_frames", type(runners._frames)())
-    first = runners._frame(version)  # type: ignore[arg-type]
-    first["extra"] = 1  # a caller's change stays its own
-    second = runners._frame(version)  # type: ignore[arg-type]
-    assert len(parsed) == 1
-    assert list(second.columns) == ["y", "p"]
-    path.write_bytes(b"y,p\n1,1\n")
-    with pytest.raises(ValueError, match="does not match its sha256"):
-        runners._frame(version)  # type: ignore[arg-type]
