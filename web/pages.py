@@ -13,7 +13,7 @@ from django.db.models.fields.json import KeyTransform
 from explain import kinds
 from explain.models import Report, ReportStatus
 from explain.presenters import fairness_sections, lime_rows
-from explain.selectors import latest_by_version, latest_reports
+from explain.selectors import latest_by_version, latest_reports, newest_of_each_kind
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.selectors import models_visible_to
 from registry.types import Actor, AnyUser
@@ -39,8 +39,11 @@ def latest_shown(version_ids: Sequence[int]) -> dict[int, dict[str, Report]]:
     """The latest report of each kind of each version, in one query, with only the parts
     of their results that version rows show (``SHOWN``), as attributes."""
     done = ReportStatus.SUCCEEDED
+    # Choose the rows first (a subquery), then read from the chosen rows only: the database
+    # computes a select list before DISTINCT ON, so reading keys there would read every result.
+    chosen = newest_of_each_kind(Report.objects.filter(version__in=list(version_ids)))
     reports = (
-        Report.objects.filter(version__in=list(version_ids))
+        Report.objects.filter(pk__in=chosen.values("pk"))
         .only("pk", "version_id", "kind", "status", "params", "created_at", "progress")
         .annotate(
             **{
