@@ -79,11 +79,11 @@ def roc_auc_by_group(
         by_score = score_order(positive, score)
     if n_groups > 1:
         small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
-        c = codes[by_score.order]
-        within = np.argsort(c.astype(small), kind="stable")
+        c = codes.astype(small, copy=False)[by_score.order]
+        within = np.argsort(c, kind="stable")
         c, s, y = c[within], by_score.score[within], by_score.positive[within]
     else:
-        c = np.zeros(len(codes), dtype=np.int64)
+        c = np.zeros(len(codes), dtype=np.int16)
         s, y = by_score.score, by_score.positive
     n = len(c)
     # Blocks of rows tied on (group, score) share a mid-rank; sum ranks and positives per block.
