@@ -330,3 +330,20 @@ def test_concurrent_appends_keep_one_linear_chain(migration_data, transactional_
     report = audit_verify()
     assert report.ok
     assert report.checked == start + THREADS * APPENDS
+
+
+@pytest.mark.postgres
+def test_worker_processes_walk_the_committed_chain(migration_data, transactional_db):
+    if connection.vendor != "postgresql":
+        pytest.skip("the test SQLite database lives in this process's memory")
+    with transaction.atomic():
+        for n in range(50):
+            audit_record(actor=None, action="load.append", payload={"n": n, "x": [0.5, "é"]})
+    serial = audit_verify()
+
+    assert serial.ok
+    assert audit_verify(jobs=2) == serial
+    tamper("UPDATE registry_auditevent SET actor_name = 'x' WHERE seq = %s", [serial.last_seq - 3])
+    broken = audit_verify()
+    assert broken.first_break.seq == serial.last_seq - 3
+    assert audit_verify(jobs=3) == broken
