@@ -113,17 +113,22 @@ def synthetic_events(count: int, start_seq: int, seed: int = 0):
 
 
 def seed(count: int) -> float:
-    """Append ``count`` chained events after the current head; returns seconds taken.
+    """Append ``count`` synthetic chained events after the current head; returns seconds."""
+    started = time.perf_counter()
+    append_chained(lambda start: synthetic_events(count, start))
+    return time.perf_counter() - started
 
-    Each hash is ``registry.audit.chain.event_hash`` of the content, as ``audit_record``
-    computes it; rows are stored as the ORM stores them (payload as ``json.dumps`` text).
-    """
+
+def append_chained(make_events) -> None:
+    """Append the events ``make_events(first_seq)`` yields — (seq, naive UTC time, actor,
+    action, object type, object id, model, payload) in chain order — after the current head,
+    hashed as ``audit_record`` hashes them (``registry.audit.chain.event_hash``) and stored as
+    the ORM stores them (payload as ``json.dumps`` text), in bulk; then move the head."""
     from django.db import connection, transaction
 
     from registry.audit.chain import event_hash, format_time
     from registry.models import AuditChainHead
 
-    started = time.perf_counter()
     head = AuditChainHead.objects.get(pk=1)
     prev_hash, last = head.hash, head.seq
     columns = (
@@ -150,7 +155,8 @@ def seed(count: int) -> float:
     if not pg:
         with connection.cursor() as cursor:  # keep the unique-hash index in memory
             cursor.execute("PRAGMA cache_size = -400000")
-    for seq, moment, actor, action, otype, oid, model, payload in synthetic_events(count, last + 1):
+    seq = last
+    for seq, moment, actor, action, otype, oid, model, payload in make_events(last + 1):
         hashed_time = moment.isoformat(timespec="microseconds") + "Z"
         if seq == last + 1:
             assert hashed_time == format_time(moment.replace(tzinfo=UTC))
@@ -175,10 +181,9 @@ def seed(count: int) -> float:
             flush()
     if rows:
         flush()
-    AuditChainHead.objects.filter(pk=1).update(seq=last + count, hash=prev_hash)
+    AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE registry_auditevent")
-    return time.perf_counter() - started
 
 
 def measure_export(fmt: str) -> dict:

@@ -35,7 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -270,77 +270,31 @@ def seed_big(big, engineer, small_version) -> None:
 
 def seed_audit(count: int) -> None:
     """``count`` chained events after the current head, hashed as ``audit_record`` does."""
-    from django.db import connection, transaction
+    from audit_export import append_chained  # this folder's chain seeder
 
-    from registry.audit.chain import event_hash
-    from registry.models import AuditChainHead
-
-    rng = random.Random(0)
-    head = AuditChainHead.objects.get(pk=1)
-    prev_hash, last = head.hash, head.seq
-    columns = (
-        "seq, created_at, actor_name, action, object_type, object_id, model_name, payload, "
-        "prev_hash, hash"
-    )
-    pg = connection.vendor == "postgresql"
-    moment = datetime(2025, 1, 1)
-    rows: list[tuple] = []
-
-    def flush() -> None:
-        with transaction.atomic(), connection.cursor() as cursor:
-            if pg:
-                with cursor.cursor.copy(f"COPY registry_auditevent ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                marks = ", ".join(["%s"] * 10)
-                cursor.executemany(
-                    f"INSERT INTO registry_auditevent ({columns}) VALUES ({marks})",  # noqa: S608
-                    rows,
-                )
-        rows.clear()
-
-    for seq in range(last + 1, last + 1 + count):
-        moment += timedelta(microseconds=rng.randrange(1, 2_000_000))
-        model = "big-model" if seq % 3 else f"model-{seq % BIG_MODELS:04d}"
-        payload = {
-            "kind": "fairness",
-            "version": f"1.{seq % BIG_VERSIONS}",
-            "result_sha256": f"{seq:064x}",
-        }
-        content = {
-            "seq": seq,
-            "created_at": moment.isoformat(timespec="microseconds") + "Z",
-            "actor": "system",
-            "action": "report.completed",
-            "object_type": "explain.report",
-            "object_id": str(seq),
-            "model": model,
-            "payload": payload,
-            "prev_hash": prev_hash,
-        }
-        digest = event_hash(content)
-        stored = moment.replace(tzinfo=UTC) if pg else str(moment)
-        rows.append(
-            (
+    def events(start: int):
+        rng = random.Random(0)
+        moment = datetime(2025, 1, 1)
+        for seq in range(start, start + count):
+            moment += timedelta(microseconds=rng.randrange(1, 2_000_000))
+            model = "big-model" if seq % 3 else f"model-{seq % BIG_MODELS:04d}"
+            payload = {
+                "kind": "fairness",
+                "version": f"1.{seq % BIG_VERSIONS}",
+                "result_sha256": f"{seq:064x}",
+            }
+            yield (
                 seq,
-                stored,
+                moment,
                 "system",
                 "report.completed",
                 "explain.report",
                 str(seq),
                 model,
-                json.dumps(payload),
-                prev_hash,
-                digest,
+                payload,
             )
-        )
-        prev_hash = digest
-        if len(rows) >= BATCH:
-            flush()
-    if rows:
-        flush()
-    AuditChainHead.objects.filter(pk=1).update(seq=last + count, hash=prev_hash)
+
+    append_chained(events)
 
 
 def pages() -> list[tuple[str, str, str]]:
