@@ -281,6 +281,9 @@ class AuditEvent(models.Model):
         ordering = ["seq"]
         indexes = [
             models.Index(fields=["actor_name", "seq"], name="audit_actor_seq"),
+            # The audit page of someone who sees a few models: their newest events first,
+            # without walking the whole chain backwards.
+            models.Index(fields=["model_name", "seq"], name="audit_model_seq"),
             models.Index(fields=["created_at"], name="audit_created"),
         ]
 

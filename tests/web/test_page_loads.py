@@ -132,7 +132,7 @@ QUERIES = {
     "model page": 12,
     "version page": 24,
     "comparison": 14,
-    "audit page": 8,
+    "audit page": 9,  # the visible models' names first, then their events by index
 }
 
 
