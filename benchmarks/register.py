@@ -261,7 +261,7 @@ def _load(call, port: int, names: list[str], clients: int) -> tuple[float, list[
             start = time.perf_counter()
             try:
                 call(conn, name)
-            except BaseException as exc:
+            except Exception as exc:
                 errors.append(exc)
                 break
             mine.append(time.perf_counter() - start)

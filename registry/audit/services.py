@@ -13,6 +13,7 @@ from ..models import AuditEvent
 from ..permissions import can_export_audit, can_verify_chain, require
 from ..selectors import audit_events_visible_to
 from ..types import Actor
+from .anchors import Anchor, chain_anchor
 from .chain import ChainReport, audit_verify
 from .encoders import FORMATS
 from .exports import AuditExport, export_chunks, export_filename
@@ -21,6 +22,7 @@ from .record import audit_record
 
 EXPORT_REFUSED = "Only auditors and admins export the audit trail."
 VERIFY_REFUSED = "Only auditors and admins verify the chain."
+HEAD_REFUSED = "Only auditors and admins read the chain head."
 
 
 def audit_export(*, actor: Actor, fmt: str, filters: AuditFilters, via: str) -> AuditExport:
@@ -86,3 +88,10 @@ def audit_chain_verify(*, actor: Actor) -> Verification:
             },
         )
     return Verification(report, seconds)
+
+
+def audit_head(*, actor: Actor) -> Anchor:
+    """The chain's head now, as an anchor to keep: ``audit_verify --anchor`` later fails if the
+    chain no longer holds it (auditors and admins)."""
+    require(can_verify_chain(actor), HEAD_REFUSED)
+    return chain_anchor()

@@ -7,9 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from registry.audit.record import audit_record
-from registry.errors import NotAllowed
 from registry.models import ModelVersion
-from registry.permissions import can_export_audit
+from registry.permissions import can_export_audit, require
 
 from .build import Bundle, bundle_build
 from .cache import bundle_cached, bundle_key, bundle_store
@@ -19,8 +18,7 @@ def bundle_export(*, actor, version: ModelVersion) -> Bundle:
     """Build a version's bundle for an auditor or admin (or serve the stored one if nothing it
     covers changed) and record ``bundle.exported`` with the manifest's sha256 of the file
     served, which ties the file to the chain."""
-    if not can_export_audit(actor):
-        raise NotAllowed("Only auditors and admins export bundles.")
+    require(can_export_audit(actor), "Only auditors and admins export bundles.")
     now = timezone.now()
     key = bundle_key(version, now=now)
     bundle = bundle_cached(version, key)

@@ -116,3 +116,21 @@ def test_the_page_export_still_streams_through_the_service(db, auditor):
 
     assert len(body.splitlines()) == 3  # with the export's own event
     assert AuditEvent.objects.get(action="audit.exported").payload["via"] == "web"
+
+
+@pytest.mark.parametrize("who", [*REFUSED, None])
+def test_the_chain_head_is_for_auditors_and_admins_only(db, who, request):
+    actor = request.getfixturevalue(who) if who else AnonymousUser()
+
+    with pytest.raises(NotAllowed, match="Only auditors and admins read the chain head"):
+        services.audit_head(actor=actor)
+
+
+@pytest.mark.parametrize("who", ALLOWED)
+def test_auditors_and_admins_read_the_chain_head(db, who, request):
+    record(2)
+
+    anchor = services.audit_head(actor=request.getfixturevalue(who))
+
+    head = AuditEvent.objects.order_by("-seq").first()
+    assert (anchor.seq, anchor.hash) == (head.seq, head.hash)
