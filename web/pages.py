@@ -33,6 +33,10 @@ SHOWN = {
 }
 VERSIONS_PER_PAGE = 50
 MODELS_ON_DASHBOARD = 50
+# Each dashboard list shows at most this many rows, the most recent first, with a link on.
+DASHBOARD_ROWS = 50
+# A version row's large JSON the dashboard never shows.
+UNSHOWN_VERSION_FIELDS = ("metrics", "params", "tags")
 
 
 def latest_shown(version_ids: Sequence[int]) -> dict[int, dict[str, Report]]:
@@ -82,15 +86,19 @@ def version_rows(versions: Sequence[ModelVersion]) -> list[dict[str, Any]]:
 
 
 def dashboard(user: Actor) -> dict[str, Any]:
-    """What a person should look at now, across the models they may see."""
+    """What a person should look at now, across the models they may see: each list bounded
+    to its most recent ``DASHBOARD_ROWS``, so the page costs the same however many models."""
     visible = models_visible_to(user)
     versions = (
         ModelVersion.objects.filter(model__in=visible.values("pk"))
         .select_related("model", "submitted_by")
+        .defer(*UNSHOWN_VERSION_FIELDS)
         .order_by("-created_at")
     )
     in_review = list(
-        versions.filter(status__in=[VersionStatus.IN_REVIEW, VersionStatus.APPROVED])[:50]
+        versions.filter(status__in=[VersionStatus.IN_REVIEW, VersionStatus.APPROVED])[
+            :DASHBOARD_ROWS
+        ]
     )
     signed = set(
         SignOff.objects.filter(user=user, version__in=[v.pk for v in in_review]).values_list(
@@ -105,8 +113,14 @@ def dashboard(user: Actor) -> dict[str, Any]:
             status__in=[ReportStatus.QUEUED, ReportStatus.RUNNING],
         )
         .select_related("version__model")
-        .defer("result", "version__metrics", "version__params", "version__tags")
-        .order_by("created_at")[:50]
+        .defer("result", *(f"version__{field}" for field in UNSHOWN_VERSION_FIELDS))
+        .order_by("created_at")[:DASHBOARD_ROWS]
+    )
+    # One row more than shown tells whether there are more, without counting them all.
+    production = list(
+        versions.filter(status=VersionStatus.PRODUCTION).order_by("-status_changed_at")[
+            : DASHBOARD_ROWS + 1
+        ]
     )
     models = Paginator(visible, MODELS_ON_DASHBOARD).page(1)
     return {
@@ -118,7 +132,8 @@ def dashboard(user: Actor) -> dict[str, Any]:
             and row["version"].status == VersionStatus.IN_REVIEW
         ],
         "in_review": rows,
-        "production": versions.filter(status=VersionStatus.PRODUCTION).order_by("model__name"),
+        "production": production[:DASHBOARD_ROWS],
+        "more_in_production": len(production) > DASHBOARD_ROWS,
         "running": running,
         "models": models.object_list,
         "models_page": models,

@@ -160,6 +160,22 @@ def test_the_model_list_shows_only_the_models_a_person_may_see(
     assert "churn" in everything
 
 
+def test_the_model_list_can_keep_only_models_in_production(
+    model, other_model, version, engineer, outsider, auditor
+):
+    url = reverse("model-list") + "?stage=production"
+    assert [m.name for m in browser(auditor).get(url).context["models"]] == []
+
+    ModelVersion.objects.filter(pk=version.pk).update(status="production")
+    ours, theirs, everything = (browser(u).get(url) for u in (engineer, outsider, auditor))
+
+    assert [m.name for m in ours.context["models"]] == ["credit-default"]
+    assert [m.name for m in everything.context["models"]] == ["credit-default"]
+    assert list(theirs.context["models"]) == []  # churn has nothing in production
+    assert "credit-default" not in theirs.content.decode()
+    assert "Models in production" in text(ours.content.decode())
+
+
 def test_the_dashboard_leaks_nothing_to_outsiders(model, version, outsider):
     html = page(browser(outsider), reverse("home"))
 

@@ -5,21 +5,24 @@ parts they show in SQL, the version page the latest of each kind and its one-off
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from unittest.mock import patch
 
 import pytest
 from django.db import connection
+from django.db.models import Model
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from explain.models import Report
 from explain.selectors import latest_reports
 from explain.services import report_run
-from registry.models import EvaluationDataset, ModelVersion, RegisteredModel
+from registry.models import EvaluationDataset, ModelVersion, RegisteredModel, VersionStatus
 from reviews import services as review_services
 from tests.builders import Candidate, web
+from web.pages import DASHBOARD_ROWS
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +42,8 @@ def first(model, ci, engineer):
 
 def grow(version: ModelVersion, *, versions: int, reruns: int, models: int = 0) -> None:
     """Copies of ``version`` (in review) with its reports, each re-run ``reruns`` times with
-    other params (older than the originals), one-off LIME rows, and other models."""
+    other params (older than the originals), one-off LIME rows, and other models, each with a
+    version in production."""
     model = version.model
     originals = list(Report.objects.filter(version=version))
     evaluation = version.evaluation_data
@@ -69,7 +73,7 @@ def grow(version: ModelVersion, *, versions: int, reruns: int, models: int = 0) 
                         version=target,
                         kind=report.kind,
                         params=params,
-                        params_sha256=f"{report.kind}-{n}-{target.pk}",
+                        params_sha256=f"{report.kind}-{report.pk}-{n}-{target.pk}",
                         status=report.status,
                         result=report.result,
                         result_sha256=report.result_sha256,
@@ -77,13 +81,36 @@ def grow(version: ModelVersion, *, versions: int, reruns: int, models: int = 0) 
                 )
     Report.objects.bulk_create(reports)
     # The copies' own latest reports: made last, so they are the newest.
-    RegisteredModel.objects.bulk_create(
+    others = RegisteredModel.objects.bulk_create(
         RegisteredModel(
             name=f"other-{start}-{n}", title="Other", owner_team=model.owner_team, created_by=None
         )
         for n in range(models)
     )
+    ModelVersion.objects.bulk_create(
+        ModelVersion(
+            **{f: getattr(version, f) for f in fields if f not in ("version", "model", "status")},
+            model=other,
+            version="1.0",
+            status=VersionStatus.PRODUCTION,
+        )
+        for other in others
+    )
     assert EvaluationDataset.objects.filter(version__in=copies).count() == len(copies)
+
+
+@contextmanager
+def rows_read() -> Iterator[Counter[str]]:
+    """How many rows of each model the request turned into objects."""
+    loaded: Counter[str] = Counter()
+    original = Model.from_db.__func__
+
+    def spy(cls, db, field_names, values):
+        loaded[cls._meta.label] += 1
+        return original(cls, db, field_names, values)
+
+    with patch.object(Model, "from_db", classmethod(spy)):
+        yield loaded
 
 
 @contextmanager
@@ -106,12 +133,16 @@ def results_read() -> Iterator[list[int]]:
 WHOLE_RESULT = re.compile(r'"explain_report"\."result"(?!\s*,\s*\'\$|\s*->)\s*(,|FROM|AS)')
 
 
-def load(client: Client, url: str) -> tuple[int, list[int], list[str]]:
-    with results_read() as loaded, CaptureQueriesContext(connection) as captured:
+def load(client: Client, url: str) -> tuple[int, list[int], list[str], int]:
+    with (
+        rows_read() as rows,
+        results_read() as loaded,
+        CaptureQueriesContext(connection) as captured,
+    ):
         response = client.get(url)
     assert response.status_code == 200, url
     sql = [q["sql"] for q in captured]
-    return len(sql), loaded, [s for s in sql if WHOLE_RESULT.search(s)]
+    return len(sql), loaded, [s for s in sql if WHOLE_RESULT.search(s)], rows.total()
 
 
 def pages_of(model: RegisteredModel) -> dict[str, str]:
@@ -146,11 +177,17 @@ def test_queries_and_results_read_do_not_grow(model, first, reviewer):
     big = {page: load(client, url) for page, url in urls.items()}
 
     assert Report.objects.count() > 1000
+    assert ModelVersion.objects.filter(status="production").count() > DASHBOARD_ROWS
     assert WHOLE_RESULT.search(str(Report.objects.only("pk", "result").query))  # it sees one
     counts = {page: (small[page][0], big[page][0]) for page in urls}
     assert counts == {page: (n, n) for page, n in QUERIES.items()}
+    # Past each list's page size, more data turns no more rows into objects.
+    grow(first, versions=10, reruns=0, models=60)
+    bigger = {page: load(client, url) for page, url in urls.items()}
+    rows = {page: (big[page][3], bigger[page][3]) for page in urls}
+    assert rows == {page: (n, n) for page, (n, _) in rows.items()}, rows
     for page in urls:
-        _, loaded, whole = big[page]
+        _, loaded, whole, _ = big[page]
         if page == "version page":
             latest = {r.pk for r in latest_reports(first).values()}
             # The latest of each kind (the page and the gates each read them), nothing else.

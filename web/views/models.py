@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 
+from registry.models import VersionStatus
 from registry.selectors import model_for_user, models_visible_to
 from registry.types import SignedInRequest
 
@@ -17,12 +18,22 @@ MODELS_PER_PAGE = 50
 
 @login_required
 def model_list(request: SignedInRequest) -> HttpResponse:
-    """The models the user may see, a page at a time."""
-    page = Paginator(models_visible_to(request.user), MODELS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    """The models the user may see, a page at a time; ``?stage=production`` keeps those with a
+    version in production."""
+    models = models_visible_to(request.user)
+    in_production = request.GET.get("stage") == VersionStatus.PRODUCTION
+    if in_production:
+        models = models.filter(versions__status=VersionStatus.PRODUCTION)
+    page = Paginator(models, MODELS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
-        request, "registry/model_list.html", {"models": page.object_list, "page_obj": page}
+        request,
+        "registry/model_list.html",
+        {
+            "models": page.object_list,
+            "page_obj": page,
+            "in_production": in_production,
+            "page_query": "stage=production&" if in_production else "",
+        },
     )
 
 
