@@ -46,8 +46,12 @@ def run_report(report_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def sweep_reports() -> dict[str, int]:
-    """Re-queue reports lost with their worker, and re-send ones the broker never received."""
-    return services.reports_sweep()
+    """Re-queue reports lost with their worker, and re-send ones the broker never received.
+    Logs only when it did something (``gatehouse.celery`` keeps the idle runs out of the log)."""
+    counts = services.reports_sweep()
+    if any(counts.values()):
+        log.info("Report sweep: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return counts
 
 
 @task_received.connect(weak=False)

@@ -7,9 +7,32 @@ from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseBase
+from django.middleware.gzip import GZipMiddleware
 from django.utils.cache import add_never_cache_headers
 
 from registry.errors import NotAllowed, NotFound
+
+# Content types worth compressing; PNG plots, zip bundles and PDFs are compressed already.
+COMPRESSIBLE = (
+    "text/",
+    "application/json",
+    "application/x-ndjson",
+    "application/javascript",
+    "image/svg+xml",
+)
+
+
+class CompressText(GZipMiddleware):
+    """Pages, API answers and text exports go gzip-compressed to clients that accept it;
+    files compressed already go as they are. Against BREACH, Django pads each gzip header
+    with random bytes and masks the CSRF token anew in every response."""
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if not response.get("Content-Type", "").startswith(COMPRESSIBLE):
+            return response
+        return super().process_response(request, response)
 
 
 class NoStoreMiddleware:

@@ -170,13 +170,13 @@ def train_candidate(
     return DemoCandidate(metadata, evaluation_csv, model_bytes)
 
 
-def _passwords_file():
+def passwords_file() -> Path:
     return settings.DATA_DIR / "demo-users.txt"
 
 
 def demo_users() -> dict[str, str]:
     """Demo usernames and passwords, generated once per data folder."""
-    path = _passwords_file()
+    path = passwords_file()
     if path.exists():
         return dict(line.split("\t", 1) for line in path.read_text().splitlines() if "\t" in line)
     users = {name: f"demo-{secrets.token_urlsafe(9)}" for name, _, _ in DEMO_USERS}
@@ -219,8 +219,8 @@ def foreign_data() -> str:
             )[:3]
         ),
     ]
-    if not found and users.exists() and not _passwords_file().exists():
-        found.append(f"users, but no {_passwords_file().name} in {settings.DATA_DIR}")
+    if not found and users.exists() and not passwords_file().exists():
+        found.append(f"users, but no {passwords_file().name} in {settings.DATA_DIR}")
     return ", ".join(found)
 
 
@@ -336,7 +336,7 @@ def seed(*, stdout=None) -> dict[str, str]:
     if account is None:
         issued = services.ci_account_create(actor=None, name="ci-credit", models=[model])
         passwords["ci-credit (API token)"] = issued.secret
-        with _passwords_file().open("a") as fh:
+        with passwords_file().open("a") as fh:
             fh.write(f"ci-credit (API token)\t{issued.secret}\n")
     return passwords
 

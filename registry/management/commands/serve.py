@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,10 +42,9 @@ class Command(BaseCommand):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         worker = subprocess.Popen(worker_cmd, env=env)  # noqa: S603
         web = subprocess.Popen(web_cmd, env=env)  # noqa: S603
-        self.stdout.write(
-            f"Gatehouse on http://{options['addrport']}/ with a Celery worker. Ctrl-C stops both."
-        )
         try:
+            self._when_listening(options["addrport"], web)
+            self.stdout.write(self._welcome(options["addrport"]))
             while worker.poll() is None and web.poll() is None:
                 time.sleep(0.5)
         except KeyboardInterrupt:
@@ -59,3 +59,38 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     proc.kill()
         self.stdout.write("Stopped the web server and the worker.")
+
+    @staticmethod
+    def _when_listening(addrport: str, web: subprocess.Popen[bytes], seconds: float = 60) -> None:
+        """Wait until the web server accepts connections (or has exited), so the welcome
+        comes after its start-up lines rather than scrolled away among them."""
+        host, _, port = addrport.rpartition(":")
+        deadline = time.monotonic() + seconds
+        while web.poll() is None and time.monotonic() < deadline:
+            try:
+                socket.create_connection((host or "127.0.0.1", int(port)), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+
+    @staticmethod
+    def _welcome(addrport: str) -> str:
+        """Where Gatehouse is, who can sign in and where their passwords are kept, what next."""
+        from registry import demo  # pandas and numpy: only once the server is up
+
+        url = f"http://{addrport}/"
+        lines = ["", "=" * 72, f"Gatehouse is running on {url} with a Celery worker."]
+        passwords = demo.passwords_file()
+        if settings.DEMO_MODE and passwords.exists():
+            lines.append(f"Demo accounts (passwords kept in {passwords}):")
+            for line in passwords.read_text().splitlines():
+                name, _, password = line.partition("\t")
+                lines.append(f"  {name:<12} {password}")
+            lines.append(
+                f"Next: sign in at {url} as mlengineer, open credit-default and request a "
+                "review of 1.1.0; then sign it off as reviewer and riskofficer."
+            )
+        else:
+            lines.append("Next: create an administrator with `manage.py createsuperuser`.")
+        lines += ["Ctrl-C stops both.", "=" * 72, ""]
+        return "\n".join(lines)
