@@ -1,11 +1,15 @@
-"""Shape report results for pages: fairness rows with interval whiskers, LIME weight bars."""
+"""Shape report results for pages: fairness rows with interval whiskers, mitigation hints
+that are safe to follow, LIME weight bars."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+from .models import GroupThresholds
 
 METRIC_LABELS = {
     "statistical_parity_difference": "Statistical parity difference",
@@ -85,17 +89,80 @@ def _comparison_rows(comparison: dict[str, Any], policy: dict[str, Any]) -> list
     return rows
 
 
+# Reweighing weights this close to 1 mean the evaluation labels are balanced across groups,
+# so reweighing cannot be what closes the gap.
+BALANCED_WEIGHT = 0.05
+LEGAL_RISK = (
+    "A different approval threshold per protected group is disparate treatment in many "
+    "jurisdictions (for example ECOA and Regulation B in US consumer credit); ask legal counsel "
+    "before relying on it."
+)
+
+
+def mitigation_hints(
+    mitigation: dict[str, Any] | None,
+    proxies: Sequence[dict[str, Any]],
+    group_thresholds: str,
+    fixed_in: dict[str, str],
+) -> list[dict[str, Any]]:
+    """What could close a failing comparison, most useful first: a proxy feature to remove or
+    rework (and a later version that did), then reweighing only where it would change
+    anything, then a threshold per group only as the fairness policy allows."""
+    hints: list[dict[str, Any]] = [
+        {"kind": "proxy", "proxy": proxy, "fixed_in": fixed_in.get(proxy["feature"])}
+        for proxy in proxies
+    ]
+    weights = (mitigation or {}).get("reweighing")
+    if weights:
+        values = [
+            value
+            for side in ("privileged", "unprivileged")
+            for value in weights[side].values()
+            if value is not None
+        ]
+        balanced = bool(values) and all(abs(value - 1) <= BALANCED_WEIGHT for value in values)
+        hints.append(
+            {
+                "kind": "reweighing",
+                "weights": weights,
+                "balanced": balanced,
+                "range": (min(values), max(values)) if values else None,
+            }
+        )
+    thresholds = (mitigation or {}).get("thresholds")
+    if thresholds and thresholds.get("available"):
+        if group_thresholds == GroupThresholds.WITHHOLD:
+            hints.append({"kind": "thresholds-withheld", "legal_risk": LEGAL_RISK})
+        else:
+            hints.append(
+                {
+                    "kind": "thresholds",
+                    "preview": thresholds,
+                    "legal_risk": LEGAL_RISK if group_thresholds == GroupThresholds.CAVEAT else "",
+                }
+            )
+    return hints
+
+
 def _label(group: Any) -> str:
     return " & ".join(map(str, group)) if isinstance(group, list | tuple) else str(group)
 
 
-def fairness_sections(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """One section per protected attribute and per intersection, ready for the template."""
+def fairness_sections(
+    result: dict[str, Any],
+    *,
+    proxies: Sequence[dict[str, Any]] = (),
+    group_thresholds: str = GroupThresholds.WITHHOLD,
+    fixed_in: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """One section per protected attribute and per intersection, ready for the template;
+    ``proxies`` are the SHAP report's proxy warnings, shown with the attribute they carry."""
     policy = result["policy"]
     sections = []
     units = [(name, unit, False) for name, unit in result.get("attributes", {}).items()]
     units += [(name, unit, True) for name, unit in result.get("intersections", {}).items()]
     for name, unit, intersection in units:
+        carried = [p for p in proxies if p.get("attribute") in name.split("&")]
         comparisons = [
             {
                 "title": "all unprivileged vs privileged"
@@ -105,7 +172,11 @@ def fairness_sections(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "verdict": c["verdict"],
                 "rows": _comparison_rows(c, policy),
                 "data_bias": c.get("data_bias"),
-                "mitigation": c.get("mitigation"),
+                "hints": mitigation_hints(
+                    c.get("mitigation"), carried, group_thresholds, fixed_in or {}
+                )
+                if c["verdict"] != "pass"
+                else [],
             }
             for c in unit.get("comparisons", [])
         ]
@@ -117,6 +188,7 @@ def fairness_sections(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "verdict": unit.get("verdict"),
                 "groups": unit.get("groups", []),
                 "comparisons": comparisons,
+                "proxies": carried,
             }
         )
     return sections

@@ -11,7 +11,7 @@ from django.db.models import Case, JSONField, When
 from django.db.models.fields.json import KeyTransform
 
 from explain import kinds
-from explain.models import Report, ReportStatus
+from explain.models import FairnessPolicy, GroupThresholds, Report, ReportStatus
 from explain.presenters import fairness_sections, lime_rows
 from explain.selectors import latest_by_version, latest_reports, newest_of_each_kind
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
@@ -206,6 +206,40 @@ def compare_versions(model: RegisteredModel, first: str, second: str) -> dict[st
     }
 
 
+def group_thresholds_of(model: RegisteredModel) -> str:
+    """Whether the model's fairness policy lets the page offer a threshold per group."""
+    saved = FairnessPolicy.objects.filter(model=model).values_list("group_thresholds", flat=True)
+    return saved.first() or GroupThresholds.WITHHOLD
+
+
+# How many newer versions are searched for one that fixed a proxy finding.
+LATER_VERSIONS_SEARCHED = 20
+
+
+def later_fixes(version: ModelVersion, features: set[str]) -> dict[str, str]:
+    """For each proxy feature, the first newer version of the model that leaves it out and
+    whose fairness report passes (two queries, over at most ``LATER_VERSIONS_SEARCHED``)."""
+    newer = list(
+        version.model.versions.filter(created_at__gt=version.created_at)
+        .order_by("created_at")
+        .select_related("evaluation_data")
+        .only("pk", "version", "created_at", "evaluation_data__feature_columns")[
+            :LATER_VERSIONS_SEARCHED
+        ]
+    )
+    verdicts = latest_shown([v.pk for v in newer])
+    fixes: dict[str, str] = {}
+    for later in newer:
+        fairness = verdicts.get(later.pk, {}).get(kinds.FAIRNESS)
+        evaluation = getattr(later, "evaluation_data", None)
+        if evaluation is None or getattr(fairness, "shown_verdict", None) != "pass":
+            continue
+        for feature in features - set(fixes):
+            if feature not in evaluation.feature_columns:
+                fixes[feature] = later.version
+    return fixes
+
+
 def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
     """Everything the version page shows, and which actions the user may take."""
     # Every report is listed, but only the latest of each kind and the one-off rows show
@@ -234,6 +268,20 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
     )
     fairness = result(kinds.FAIRNESS)
     lime = result(kinds.LIME)
+    shap = result(kinds.SHAP)
+    proxies = ((shap or {}).get("proxies") or {}).get("warnings") or []
+    sections = (
+        fairness_sections(
+            fairness,
+            proxies=proxies,
+            group_thresholds=group_thresholds_of(version.model),
+            fixed_in=later_fixes(version, {p["feature"] for p in proxies})
+            if proxies and fairness.get("verdict") != "pass"
+            else {},
+        )
+        if fairness
+        else []
+    )
     return {
         "model": version.model,
         "version": version,
@@ -243,10 +291,10 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         "latest": latest,
         "live": any(not r.is_done for r in reports),
         "fairness": fairness,
-        "fairness_sections": fairness_sections(fairness) if fairness else [],
+        "fairness_sections": sections,
         "performance": result(kinds.PERFORMANCE),
         "kpi": result(kinds.KPI),
-        "shap": result(kinds.SHAP),
+        "shap": shap,
         "shap_files": {f.name: f for f in latest[kinds.SHAP].files.all()}
         if kinds.SHAP in latest
         else {},
