@@ -144,6 +144,68 @@ def mitigation_hints(
     return hints
 
 
+def _band_text(metric: str, band: tuple[float, float]) -> str:
+    low, high = band
+    if metric == "disparate_impact":
+        return f"{low:.2f} to {high:.2f}"
+    return f"within ±{high:.2f}"
+
+
+def _outside(value: float | None, band: tuple[float, float]) -> float:
+    """How far a value lies outside its band (0 inside; undefined values last)."""
+    if value is None:
+        return -1.0
+    return max(band[0] - value, value - band[1], 0.0)
+
+
+def fairness_findings(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric that did not pass, as a sentence with its number, interval and band:
+    failing before inconclusive, attributes before intersections, then the farthest outside
+    its band first."""
+    policy = result["policy"]
+    level = policy.get("confidence_level", 0.95)
+    findings = []
+    units = [(name, unit, False) for name, unit in result.get("attributes", {}).items()]
+    units += [(name, unit, True) for name, unit in result.get("intersections", {}).items()]
+    for name, unit, intersection in units:
+        privileged = " or ".join(_label(p) for p in unit.get("privileged") or []) or "privileged"
+        comparisons = unit.get("comparisons", [])
+        named = [c["unprivileged"] for c in comparisons if c["kind"] != "aggregate"]
+        for comparison in comparisons:
+            unprivileged = comparison["unprivileged"]
+            if comparison["kind"] == "aggregate" and unprivileged in named:
+                continue  # the same rows as that group's own comparison
+            if comparison["kind"] == "aggregate" and len(unprivileged) > 1:
+                group = "(all unprivileged)"
+            else:
+                group = " or ".join(_label(u) for u in unprivileged)
+            for metric, data in comparison["metrics"].items():
+                if data["verdict"] == "pass":
+                    continue
+                band = _band(policy, metric)
+                value, ci = data["value"], data.get("ci")
+                shown = "undefined" if value is None else f"{value:.2f}"
+                if ci:
+                    shown += f" [{level:.0%} CI {ci[0]:.2f} to {ci[1]:.2f}]"
+                label = METRIC_LABELS.get(metric, metric)
+                findings.append(
+                    {
+                        "attribute": name,
+                        "intersection": intersection,
+                        "anchor": "fairness-" + name.replace("&", "-"),
+                        "metric": metric,
+                        "verdict": data["verdict"],
+                        "text": f"{label}, {name.replace('&', ' & ')} {group} vs {privileged}: "
+                        f"{shown}, policy {_band_text(metric, band)}",
+                        "reason": data.get("reason", ""),
+                        "outside": _outside(value, band),
+                    }
+                )
+    # Single attributes before their intersections, which refine them.
+    findings.sort(key=lambda f: (f["verdict"] != "fail", f["intersection"], -f["outside"]))
+    return findings
+
+
 def _label(group: Any) -> str:
     return " & ".join(map(str, group)) if isinstance(group, list | tuple) else str(group)
 
@@ -183,6 +245,7 @@ def fairness_sections(
         sections.append(
             {
                 "name": name.replace("&", " & "),
+                "anchor": "fairness-" + name.replace("&", "-"),
                 "intersection": intersection,
                 "privileged": unit.get("privileged"),
                 "verdict": unit.get("verdict"),

@@ -12,7 +12,7 @@ from django.db.models.fields.json import KeyTransform
 
 from explain import kinds
 from explain.models import FairnessPolicy, GroupThresholds, Report, ReportStatus
-from explain.presenters import fairness_sections, lime_rows
+from explain.presenters import fairness_findings, fairness_sections, lime_rows
 from explain.selectors import latest_by_version, latest_reports, newest_of_each_kind
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.selectors import models_visible_to
@@ -22,6 +22,8 @@ from reviews import permissions as rules
 from reviews.models import SignOff
 from reviews.policies import policy_current
 from reviews.selectors import timeline
+
+from .decision import decision
 
 # What version rows show of each kind's latest result, read from the result in SQL: the
 # rows never load a whole result (name: (kind, key in the result)).
@@ -270,18 +272,24 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
     lime = result(kinds.LIME)
     shap = result(kinds.SHAP)
     proxies = ((shap or {}).get("proxies") or {}).get("warnings") or []
+    failing_fairness = fairness is not None and fairness.get("verdict") != "pass"
+    fixed_in = (
+        later_fixes(version, {p["feature"] for p in proxies})
+        if proxies and failing_fairness
+        else {}
+    )
     sections = (
         fairness_sections(
             fairness,
             proxies=proxies,
             group_thresholds=group_thresholds_of(version.model),
-            fixed_in=later_fixes(version, {p["feature"] for p in proxies})
-            if proxies and fairness.get("verdict") != "pass"
-            else {},
+            fixed_in=fixed_in,
         )
         if fairness
         else []
     )
+    can = rules.version_actions(user, version, fairness_verdict=(fairness or {}).get("verdict"))
+    findings = fairness_findings(fairness) if fairness else []
     return {
         "model": version.model,
         "version": version,
@@ -310,7 +318,8 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         "signoffs": result_gates.standings[::-1],
         "review_requests": version.review_requests.select_related("requested_by"),
         "production_version": production,
-        "can": rules.version_actions(
-            user, version, fairness_verdict=(fairness or {}).get("verdict")
+        "can": can,
+        "decision": decision(
+            version, result_gates, can, findings=findings, proxies=proxies, fixed_in=fixed_in
         ),
     }

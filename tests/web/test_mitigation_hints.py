@@ -113,8 +113,27 @@ def fairness_section(client, model) -> str:
     return text(html[start : html.index('id="performance"')])
 
 
-def test_the_demo_finding_names_the_proxy_and_the_version_that_fixed_it(db, demo_model):
-    client = web(get_user_model().objects.get(username="reviewer"))
+def test_the_demo_opens_with_the_decision_and_names_the_proxy_that_fixed_it(db, demo_model):
+    """One test, as the demo costs seconds to seed: the banner first, then the findings."""
+    people = {u.username: u for u in get_user_model().objects.all()}
+    engineer = banner(web(people["mlengineer"]), demo_model, "1.0.0")
+
+    assert engineer.startswith("✗ Blocked: ")
+    assert "Review requested: status is registered" in engineer
+    assert re.search(
+        r"Fairness fail: \w[\w ]+, sex female vs male: \d\.\d\d \[95% CI \d\.\d\d to \d\.\d\d\], "
+        r"policy",
+        engineer,
+    ), engineer
+    assert "Likely cause: occupation_score carries sex" in engineer
+    assert "Next for you: Version 1.1.0 already removes the likely cause" in engineer
+
+    reviewer = banner(web(people["reviewer"]), demo_model, "1.0.0")
+    assert "Next for you: Nothing for you to do now" in reviewer
+    # The outsider never reaches the page.
+    assert web(people["outsider"]).get("/models/credit-default/versions/1.0.0/").status_code == 404
+
+    client = web(people["reviewer"])
     section = fairness_section(client, demo_model)
 
     assert "Remove or rework occupation_score" in section
@@ -127,3 +146,9 @@ def test_the_demo_finding_names_the_proxy_and_the_version_that_fixed_it(db, demo
     caveated = fairness_section(client, demo_model)
     assert "Group thresholds (a preview" in caveated
     assert "Legal risk: " + LEGAL_RISK in caveated
+
+
+def banner(client, model, version: str) -> str:
+    html = client.get(f"/models/{model.name}/versions/{version}/").content.decode()
+    start = html.index('<section class="banner')
+    return text(html[start : html.index("</section>", start)])
