@@ -258,13 +258,44 @@ def fairness_sections(
 
 
 def lime_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """LIME explanations with bar widths (percent of the largest |weight| in the row)."""
+    """LIME explanations with diverging bars: each weight's bar starts at the middle (zero)
+    and runs right when it raises the favourable outcome, left when it lowers it, its length
+    in percent of the half-width for the largest |weight| in the row."""
     rows = []
     for row in result.get("rows", []):
-        largest = max((abs(f["weight"]) for f in row["features"]), default=0) or 1
-        features = [
-            {**f, "width": round(abs(f["weight"]) / largest * 100, 1), "positive": f["weight"] >= 0}
-            for f in row["features"]
-        ]
+        largest = max((abs(f["weight"] or 0) for f in row["features"]), default=0) or 1
+        features = []
+        for f in row["features"]:
+            weight = f["weight"] or 0
+            half = round(abs(weight) / largest * 50, 1)
+            features.append(
+                {
+                    **f,
+                    "positive": weight >= 0,
+                    "x": 50 if weight >= 0 else round(50 - half, 1),
+                    "width": half,
+                }
+            )
         rows.append({**row, "features": features})
     return rows
+
+
+def kpi_bar(value: float | None, target: float | None, comparator: str) -> SafeString:
+    """A small inline SVG: the value as a bar against the target as a tick, on an axis from
+    zero to a little past the larger; the words beside it carry the meaning, not the colour."""
+    if value is None or target is None:
+        return mark_safe("")
+    top = max(abs(value), abs(target)) * 1.2 or 1.0
+    width, height = 120, 14
+
+    def x(v: float) -> float:
+        return round(min(abs(v) / top, 1) * width, 1)
+
+    label = f"value {value:g} against target {comparator} {target:g}"
+    # Every interpolated value is a number except the label, which is escaped.
+    return mark_safe(  # noqa: S308
+        f'<svg class="kpi-bar" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(label)}"><rect class="kb-track" width="{width}" height="{height}"/>'
+        f'<rect class="kb-value" y="3" width="{x(value)}" height="{height - 6}"/>'
+        f'<line class="kb-target" x1="{x(target)}" x2="{x(target)}" y1="0" y2="{height}"/></svg>'
+    )

@@ -303,6 +303,7 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         "performance": result(kinds.PERFORMANCE),
         "kpi": result(kinds.KPI),
         "shap": shap,
+        "proxy_features": {p["feature"]: p["attribute"] for p in proxies},
         "shap_files": {f.name: f for f in latest[kinds.SHAP].files.all()}
         if kinds.SHAP in latest
         else {},

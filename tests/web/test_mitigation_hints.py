@@ -142,6 +142,11 @@ def test_the_demo_opens_with_the_decision_and_names_the_proxy_that_fixed_it(db, 
     assert "not suggested: this model's fairness policy withholds it" in section
     assert "Group thresholds (a preview" not in section
 
+    # The SHAP importance table marks the proxy where it ranks.
+    page = client.get("/models/credit-default/versions/1.0.0/").content.decode()
+    shap = text(page[page.index('id="shap"') : page.index('id="lime"')])
+    assert "occupation_score possible proxy for sex" in shap
+
     FairnessPolicy.objects.create(model=demo_model, group_thresholds=GroupThresholds.CAVEAT)
     caveated = fairness_section(client, demo_model)
     assert "Group thresholds (a preview" in caveated

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString
 
-from explain import kinds
+from explain import kinds, presenters
 from registry.permissions import can_export_audit
 from registry.types import AnyUser
 
@@ -46,3 +47,9 @@ def kpi_status(value: str) -> str:
 def can_export(user: AnyUser) -> bool:
     """Whether the user may export audit trails and bundles: auditors and admins."""
     return can_export_audit(user)
+
+
+@register.simple_tag
+def kpi_bar(value: float | None, target: float | None, comparator: str) -> SafeString:
+    """A KPI's value as a bar against its target's tick (``explain.presenters.kpi_bar``)."""
+    return presenters.kpi_bar(value, target, comparator)
