@@ -34,7 +34,7 @@ class Line:
 
 @dataclass
 class Decision:
-    state: str  # blocked, ready, production, at-risk
+    state: str  # blocked, ready, production, at-risk, archived, rejected
     title: str
     reasons: list[Line] = field(default_factory=list)
     causes: list[Line] = field(default_factory=list)
@@ -78,6 +78,12 @@ def _next_step(
     fixed_in: dict[str, str],
 ) -> Line:
     status = version.status
+    if status == VersionStatus.ARCHIVED:
+        if can.get("rollback"):
+            return Line(
+                "Roll back to it only if the version in production must come out.", "#rollback"
+            )
+        return Line("Nothing for you to do: it no longer serves.", "")
     if can.get("promote") and gates.passed and status != VersionStatus.PRODUCTION:
         return Line("Promote it to production (the form on the right).", "#promote")
     if can.get("sign"):
@@ -114,9 +120,14 @@ def decision(
     """The banner at the top of the version page."""
     reasons = _reasons(gates, findings)
     causes = _causes(findings, proxies) if any(c.key == "fairness" for c in gates.failing) else []
+    since = f"{version.status_changed_at:%Y-%m-%d}"
     if version.status == VersionStatus.PRODUCTION:
         state, title = ("at-risk", "In production, at risk") if reasons else ("production", "")
-        title = title or f"In production since {version.status_changed_at:%Y-%m-%d}"
+        title = title or f"In production since {since}"
+    elif version.status == VersionStatus.ARCHIVED:
+        state, title = "archived", f"Archived: replaced in production on {since}"
+    elif version.status == VersionStatus.REJECTED:
+        state, title = "rejected", f"Rejected on {since}"
     elif gates.passed:
         state, title = "ready", "Ready to promote: every gate passes"
     else:

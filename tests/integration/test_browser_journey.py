@@ -109,8 +109,12 @@ def watch_csp(page) -> None:
     )
 
 
-def login(browser, base_url: str, username: str):
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, base_url=base_url)
+DESKTOP = {"width": 1360, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def login(browser, base_url: str, username: str, viewport: dict | None = None):
+    context = browser.new_context(viewport=viewport or DESKTOP, base_url=base_url)
     page = context.new_page()
     watch_csp(page)
     page.goto("/login/")
@@ -268,3 +272,38 @@ def test_a_candidate_goes_from_ci_to_production_in_the_browser(
     response = outsider.goto("/models/credit-default/")
     assert response.status == 404
     outsider.context.close()
+
+    # On a phone, no page is wider than the screen; the review panel comes before the evidence.
+    wide = {}
+    for username, urls in (
+        (officer.username, PHONE_PAGES),
+        ("auditor", ["/audit/", "/audit/?model=credit-default"]),
+    ):
+        phone = login(browser, live_server.url, username, viewport=PHONE)
+        for url in urls:
+            phone.goto(url)
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            if width > PHONE["width"]:
+                wide[url] = (width, phone.evaluate(WIDEST))
+            name = re.sub(r"[^a-z0-9]+", "-", url.strip("/")) or "dashboard"
+            shot(phone, f"phone-{username}-{name}")
+        phone.context.close()
+    assert wide == {}, wide
+    assert not CSP_VIOLATIONS, CSP_VIOLATIONS
+
+
+# The elements reaching past the right edge of the screen, named for the failure message.
+WIDEST = """[...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 1))
+  .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+PHONE_PAGES = [
+    "/",
+    "/models/",
+    "/models/credit-default/",
+    "/models/credit-default/?compare=1.1.0&with=1.0.0",
+    "/models/credit-default/versions/1.1.0/",
+    "/models/credit-default/versions/1.0.0/",
+    "/profile/",
+]

@@ -4,8 +4,11 @@ word; a KPI's bar stands against its target's tick, with a label saying both num
 from __future__ import annotations
 
 import re
+from datetime import date
+from types import SimpleNamespace
 
 from explain.presenters import kpi_bar, lime_rows
+from web.decision import decision
 
 
 def test_lime_bars_diverge_from_zero_in_proportion():
@@ -38,3 +41,17 @@ def test_the_kpi_bar_draws_value_and_target_on_one_scale_and_says_both():
     assert value / target == 0.5 / 0.8
     assert 'aria-label="value 0.5 against target &gt;= 0.8"' in svg
     assert str(kpi_bar(None, 0.8, ">=")) == ""
+
+
+def test_an_archived_version_says_so_and_offers_the_rollback_only_to_who_may():
+    version = SimpleNamespace(status="archived", status_changed_at=date(2026, 11, 2))
+    gates = SimpleNamespace(passed=True, failing=[])
+    officer = decision(version, gates, {"rollback": True}, findings=[], proxies=[], fixed_in={})
+    reviewer = decision(version, gates, {}, findings=[], proxies=[], fixed_in={})
+
+    assert (officer.state, officer.title) == (
+        "archived",
+        "Archived: replaced in production on 2026-11-02",
+    )
+    assert officer.next_step.href == "#rollback"
+    assert reviewer.next_step.text == "Nothing for you to do: it no longer serves."
