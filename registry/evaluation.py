@@ -18,6 +18,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import struct
 from collections import Counter
 from collections.abc import Collection, Mapping
@@ -322,20 +323,42 @@ class _Summary:
     texts: Mapping[str, set[str]]
 
 
-def _texts_from_csv(values: _Values) -> set[str]:
-    """The distinct values of a CSV column as text, typed as pandas types the whole column:
-    pandas decides a column's type from the values it holds, so parsing each distinct value
-    once (and a missing one, if any) gives the type it gives the column."""
+# A value with a letter outside those of numbers ("1e5", "inf", "Infinity", "nan") that is
+# not a boolean is text to pandas, and so is every value of its column.
+_NOT_NUMERIC = re.compile(r"[^\d\s+\-.eEiInNfFtTyYaA]")
+_DIGITS = re.compile(r"\d{1,18}")
+
+
+def _texts_from_csv(columns: Mapping[str, _Values]) -> dict[str, set[str]]:
+    """The distinct values of each CSV column as text, typed as pandas types the whole
+    column: pandas decides a column's type from the values it holds, so parsing each distinct
+    value once (and a missing one, if any) gives the type it gives the column."""
     import pandas as pd
 
-    out = io.StringIO()
-    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    writer.writerow(["v"])
-    writer.writerows([v] for v in sorted(values.distinct))
-    if values.missing:
-        writer.writerow(["NaN"])
-    column = pd.read_csv(io.StringIO(out.getvalue()), low_memory=False)["v"]
-    return set(_as_text(column.dropna()).unique())
+    texts: dict[str, set[str]] = {}
+    parse: dict[str, list[str]] = {}
+    for name, values in columns.items():
+        if values.overflow:
+            continue
+        if all(_DIGITS.fullmatch(v) for v in values.distinct):
+            # Integers (floats if some are missing, all whole): written as integers.
+            texts[name] = {str(int(v)) for v in values.distinct}
+        elif any(_NOT_NUMERIC.search(v) and v not in _CSV_BOOLEANS for v in values.distinct):
+            texts[name] = set(values.distinct)
+        else:  # numbers, booleans, or a mix: pandas decides
+            parse[name] = [*sorted(values.distinct), *(["NaN"] if values.missing else [])]
+    if parse:
+        # One parse for them all; a shorter column repeats its first value (same type).
+        rows = max(len(v) for v in parse.values())
+        out = io.StringIO()
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        writer.writerow(list(parse))
+        padded = [v + v[:1] * (rows - len(v)) for v in parse.values()]
+        writer.writerows(zip(*padded, strict=True))
+        frame = pd.read_csv(io.StringIO(out.getvalue()), low_memory=False)
+        for i, name in enumerate(parse):
+            texts[name] = set(_as_text(frame.iloc[:, i].dropna()).unique())
+    return texts
 
 
 def _texts_from_arrow(values: _Values, type_: pa.DataType) -> set[str]:
@@ -596,7 +619,7 @@ def _check_csv(fileobj: IO[bytes], columns: dict[str, Any]) -> tuple[str, int, i
         ) from exc
     finally:
         fileobj.seek(0)
-    texts = {name: _texts_from_csv(v) for name, v in values.items() if not v.overflow}
+    texts = _texts_from_csv(values)
     return digest, raw.size, rows, _Summary(present, values, scores if score else None, texts)
 
 
