@@ -47,11 +47,13 @@ MAX_PARQUET_FOOTER_BYTES = 16 * 1024 * 1024
 BLOCK_BYTES = 1024 * 1024
 # Rows per Parquet batch.
 PARQUET_BATCH_ROWS = 64 * 1024
-# Distinct values kept per checked column (label, prediction, score's none, protected): a
-# binary column has two and a protected attribute a few groups; past either limit the
-# column is refused, its values no longer counted.
+# Distinct values kept per checked column (label, prediction, protected): a binary column
+# has two and a protected attribute a few groups. Past MAX_DISTINCT_VALUES in a column, or
+# MAX_DISTINCT_BYTES for all checked columns together (each value counted with Python's
+# overhead), the column is refused and its values are no longer kept.
 MAX_DISTINCT_VALUES = 10_000
-MAX_DISTINCT_BYTES = 8 * 1024 * 1024
+MAX_DISTINCT_BYTES = 16 * 1024 * 1024
+_VALUE_OVERHEAD = 64
 
 
 def parquet_supported() -> bool:
@@ -224,6 +226,7 @@ class _Values:
     """What the checks need of a label, prediction or protected column, gathered block by
     block: its missing values and its distinct values (as read, before pandas' typing)."""
 
+    budget: list[int]  # bytes left for the distinct values of every checked column
     missing: int = 0
     distinct: set[Any] = field(default_factory=set)
     size: int = 0
@@ -237,10 +240,13 @@ class _Values:
         if self.overflow or not len(array):
             return
         new = set(pc.unique(array).to_pylist()) - self.distinct
-        self.size += sum(len(v) if isinstance(v, str | bytes) else 8 for v in new)
+        size = sum(_VALUE_OVERHEAD + (len(v) if isinstance(v, str | bytes) else 8) for v in new)
+        self.size += size
+        self.budget[0] -= size
         self.distinct |= new
-        if len(self.distinct) > MAX_DISTINCT_VALUES or self.size > MAX_DISTINCT_BYTES:
+        if len(self.distinct) > MAX_DISTINCT_VALUES or self.budget[0] < 0:
             self.overflow = True
+            self.budget[0] += self.size
             self.distinct.clear()
 
 
@@ -400,7 +406,10 @@ def validate_columns(summary: _Summary, columns: dict[str, Any]) -> ColumnRoles:
         return ColumnRoles(label, prediction, score, favorable, protected, features)
 
     def many() -> str:
-        return f"more than {MAX_DISTINCT_VALUES:,} distinct values (or {MAX_DISTINCT_BYTES // 2**20} MB of them)"
+        return (
+            f"more than {MAX_DISTINCT_VALUES:,} distinct values (or more than the "
+            f"{MAX_DISTINCT_BYTES // 2**20} MB kept of the checked columns' values)"
+        )
 
     for field_, column in (("label", label), ("prediction", prediction)):
         values = summary.values[column]
@@ -546,7 +555,8 @@ def _check_csv(fileobj: IO[bytes], columns: dict[str, Any]) -> tuple[str, int, i
     validate_columns(_Summary(present, {}, None, {}), columns)  # names first, before any data
     checked = _role_columns(columns, present)
     score = columns.get("score") or ""
-    values = {c: _Values() for c in checked}
+    budget = [MAX_DISTINCT_BYTES]
+    values = {c: _Values(budget) for c in checked}
     scores = _Scores()
     nulls = sorted(STR_NA_VALUES)
     short: list[list[str | None]] = []
@@ -644,7 +654,8 @@ def _check_parquet(fileobj: IO[bytes], columns: dict[str, Any]) -> tuple[int, _S
         validate_columns(_Summary(present, {}, None, {}), columns)
         checked = _role_columns(columns, present)
         score = columns.get("score") or ""
-        values = {c: _Values() for c in checked}
+        budget = [MAX_DISTINCT_BYTES]
+        values = {c: _Values(budget) for c in checked}
         scores = _Scores()
         include = list(dict.fromkeys([*checked, *([score] if score else [])]))
         rows = 0

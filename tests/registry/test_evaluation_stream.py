@@ -245,3 +245,24 @@ def test_distinct_values_read_as_text_as_pandas_reads_the_whole_column(raw, smal
     whole = pd.read_csv(io.BytesIO(body), low_memory=False)["value"].dropna()
     assert summary.texts["value"] == set(evaluation._as_text(whole).unique())
     assert summary.values["value"].missing == 3000 - len(whole)
+
+
+def test_the_distinct_values_kept_are_bounded_over_all_checked_columns(
+    ci_client, model, monkeypatch, _media_root
+):
+    # 300 distinct values of about 70 bytes each fit in one column's share, not in two.
+    monkeypatch.setattr(evaluation, "MAX_DISTINCT_BYTES", 30_000)
+    frame = evaluation_frame(300)
+    frame["sex"] = [f"s-{i}" for i in range(300)]
+    frame["age_group"] = [f"a-{i}" for i in range(300)]
+    protected = {"sex": {"privileged": ["s-1"]}, "age_group": {"privileged": ["a-1"]}}
+    candidate = Candidate(frame=frame, column_overrides={"protected": protected})
+
+    errors = post_version(ci_client, model.name, candidate).json()["errors"]
+
+    assert "metadata.columns.protected.sex" not in errors
+    assert (
+        "MB kept of the checked columns' values"
+        in (errors["metadata.columns.protected.age_group"][0])
+    )
+    assert stored_files(_media_root) == []
