@@ -242,6 +242,8 @@ GATEHOUSE_TOKEN_DAYS = env_int("GATEHOUSE_TOKEN_DAYS", default=90, minimum=0)
 
 # Uploads: the API refuses bodies over this many bytes with 413 before reading them.
 GATEHOUSE_MAX_UPLOAD_BYTES = env_int("GATEHOUSE_MAX_UPLOAD_MB", default=200) * 1024 * 1024
+# A file part over this size is spooled to a temporary file (FILE_UPLOAD_TEMP_DIR), never held
+# in memory; registration then reads it in blocks (registry.evaluation.BLOCK_BYTES).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Model files are parsed and loaded in a child process with these limits (registry.sandbox).

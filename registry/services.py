@@ -235,11 +235,9 @@ def version_register(
         "You may not register versions of this model.",
     )
 
-    data_sha, data_size = evaluation.sha256_of(evaluation_file)
-    head = evaluation_file.read(8)
-    fmt = evaluation.detect_format(evaluation_filename, head)
-    frame = evaluation.read_frame(evaluation_file, fmt)
-    roles = evaluation.validate_columns(frame, metadata["columns"])
+    # One read of the upload, in bounded blocks: digest, format, row count and column checks.
+    data = evaluation.dataset_check(evaluation_file, evaluation_filename, metadata["columns"])
+    data_sha, fmt, roles = data.sha256, data.format, data.roles
 
     model_info = None
     if model_file is not None:
@@ -295,8 +293,8 @@ def version_register(
                 file=path,
                 format=fmt,
                 sha256=data_sha,
-                size_bytes=data_size,
-                row_count=len(frame),
+                size_bytes=data.size,
+                row_count=data.row_count,
                 label_column=roles.label,
                 prediction_column=roles.prediction,
                 score_column=roles.score,
