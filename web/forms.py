@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from django import forms
+from django.core.validators import MaxValueValidator
 
 from reviews.models import Decision
 
@@ -65,4 +66,14 @@ class RollbackForm(ProductionGuardForm):
 
 
 class ExplainRowForm(forms.Form):
+    """One row of the version's evaluation data, by its number (0 is the first data row)."""
+
     row = forms.IntegerField(min_value=0, label="Row of the evaluation set")
+
+    def __init__(self, *args: Any, rows: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if rows:
+            field = self.fields["row"]
+            field.validators.append(MaxValueValidator(rows - 1))
+            field.widget.attrs["max"] = rows - 1
+            field.help_text = f"0 to {rows - 1:,} ({rows:,} rows)."

@@ -335,13 +335,23 @@ def test_a_missing_or_invalid_row_is_an_error_on_the_row(submitted, reviewer):
     assert audit_count() == before
 
 
-def test_a_row_outside_the_evaluation_set_is_refused(submitted, reviewer):
+def test_a_row_outside_the_evaluation_set_is_refused_at_the_field_with_the_range(
+    submitted, reviewer
+):
     lime = Report.objects.filter(version=submitted, kind="lime").count()
+    last = submitted.evaluation_data.row_count - 1
+    browser = web(reviewer)
 
-    response = web(reviewer).post(url("version-explain-row", submitted), {"row": "100000"})
+    page = browser.get(url("version-detail", submitted)).content.decode()
+    response = browser.post(url("version-explain-row", submitted), {"row": "100000"})
 
+    assert f'max="{last}"' in page and f"0 to {last:,} ({last + 1:,} rows)." in page
     assert response.status_code == 400
-    assert form_errors(response, "explain_row")
+    assert form_errors(response, "explain_row") == {
+        "row": [f"Ensure this value is less than or equal to {last}."]
+    }
+    # The form posts to an address ending in its own anchor, so the answer opens there.
+    assert f'action="{url("version-explain-row", submitted)}#explain_row"' in page
     assert Report.objects.filter(version=submitted, kind="lime").count() == lime
 
 

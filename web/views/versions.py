@@ -27,6 +27,11 @@ def _signing_roles(user: AnyUser) -> list[tuple[str, str]]:
     return [(role.value, role.label) for role in signing_roles(user)]
 
 
+def _evaluation_rows(version: ModelVersion) -> int | None:
+    evaluation = getattr(version, "evaluation_data", None)
+    return evaluation.row_count if evaluation else None
+
+
 def _render_version(
     request: SignedInRequest, version: ModelVersion, *, status: int = 200, **forms
 ) -> HttpResponse:
@@ -37,7 +42,7 @@ def _render_version(
         "signoff": SignOffForm(roles=_signing_roles(request.user)),
         "promote": PromoteForm(initial={"replaces": context["production_version"] or ""}),
         "rollback": RollbackForm(initial={"replaces": context["production_version"] or ""}),
-        "explain_row": ExplainRowForm(),
+        "explain_row": ExplainRowForm(rows=_evaluation_rows(version)),
         **forms,
     }
     return render(request, "reviews/version_detail.html", context, status=status)
@@ -50,15 +55,23 @@ def version_detail(request: SignedInRequest, name: str, version: str) -> HttpRes
 
 
 def _act(
-    request: SignedInRequest, version: ModelVersion, form_name: str, form, action, success: str
+    request: SignedInRequest,
+    version: ModelVersion,
+    form_name: str,
+    form,
+    action,
+    success: str,
+    fields: dict[str, str] | None = None,
 ) -> HttpResponse:
-    """Run a service with a valid form; domain refusals become errors on the form's fields."""
+    """Run a service with a valid form; domain refusals become errors on the form's fields
+    (``fields`` maps a service's error key to the form field it concerns)."""
     if form.is_valid():
         try:
             action(form.cleaned_data)
         except DomainError as exc:
             placed = False
-            for field, msgs in exc.errors.items():
+            for key, msgs in exc.errors.items():
+                field = (fields or {}).get(key, key)
                 if field in form.fields:
                     for msg in msgs:
                         form.add_error(field, msg)
@@ -151,7 +164,7 @@ def rollback(request: SignedInRequest, name: str, version: str) -> HttpResponse:
 @require_POST
 def explain_row(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
-    form = ExplainRowForm(request.POST)
+    form = ExplainRowForm(request.POST, rows=_evaluation_rows(obj))
     return _act(
         request,
         obj,
@@ -161,6 +174,7 @@ def explain_row(request: SignedInRequest, name: str, version: str) -> HttpRespon
             actor=request.user, version=obj, kind="lime", params={"rows": [data["row"]]}
         ),
         "Explanation of the row queued; it appears below when ready.",
+        fields={"params.rows": "row"},
     )
 
 
