@@ -71,8 +71,8 @@ def _check_features(X: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("X has no rows or no feature columns.")
     bad = [
         str(c)
-        for c in X.columns
-        if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
+        for c, dtype in X.dtypes.items()
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
     ]
     if bad:
         raise ValueError(f"Feature columns must be numeric; not numeric: {', '.join(bad)}.")
@@ -118,7 +118,10 @@ def _prepare(
         raw = privileged[name]
         given = [raw] if isinstance(raw, str | bytes) or np.isscalar(raw) else list(raw)
         wanted = sorted(set(_as_text(pd.Series(given))))
-        membership[str(name)] = _as_text(series).isin(wanted).to_numpy()
+        # Each distinct value is written as text once, not each row.
+        codes, distinct = pd.factorize(series, use_na_sentinel=False)
+        texts = _as_text(pd.Series(distinct, dtype=series.dtype))
+        membership[str(name)] = texts.isin(wanted).to_numpy()[codes]
         privileged_values[str(name)] = wanted
     return _Inputs(
         X=X,
