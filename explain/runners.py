@@ -239,7 +239,7 @@ def run_kpi(version: ModelVersion, params: dict[str, Any], progress: Progress) -
 
 def _explain_inputs(
     version: ModelVersion,
-) -> tuple[Any, pd.DataFrame, dict[str, Any], dict[str, Any], Any]:
+) -> tuple[Any, pd.DataFrame, dict[str, pd.Series], dict[str, Any], Any]:
     """The safely loaded model, its feature frame and the protected columns."""
     from registry.model_files import load_model_limited
 
@@ -256,7 +256,7 @@ def _explain_inputs(
             f"({digest} != {stored.sha256}); refusing to explain an altered model."
         )
     model = load_model_limited(content)
-    protected = {column: frame[column].to_numpy() for column in data.protected}
+    protected = {column: frame[column] for column in data.protected}
     privileged = {column: spec["privileged"] for column, spec in data.protected.items()}
     if not data.feature_columns:
         raise ValueError("The version declares no feature columns to explain.")

@@ -106,3 +106,25 @@ def test_membership_reads_whole_floats_and_missing_values_as_before(model, data)
     counts = report.result["groups"]["g"]["rows"]
     privileged = int(((np.arange(ROWS) % 3 == 0) & (np.arange(ROWS) % 7 != 0)).sum())
     assert counts == {"privileged": privileged, "unprivileged": ROWS - privileged}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.arange(ROWS) % 4,
+        (np.arange(ROWS) % 4).astype(np.uint8),
+        (np.arange(ROWS) % 4).astype(float),
+        (np.arange(ROWS) % 4).astype(str),
+        np.arange(ROWS) % 4 == 1,
+    ],
+    ids=["int64", "uint8", "float", "text", "bool"],
+)
+def test_membership_matches_the_text_of_each_value(model, data, values) -> None:
+    X, _, _ = data
+    privileged = {"g": ["1", "01", "True", "3.0", "99999999999999999999"]}
+    report = shap_report(model, X, protected={"g": values}, privileged=privileged, max_rows=ROWS)
+    text = pd.Series(values).astype(str)
+    if values.dtype.kind == "f":
+        text = pd.Series(values).astype("Int64").astype(str)
+    expected = int(text.isin(privileged["g"]).sum())
+    assert report.result["groups"]["g"]["rows"]["privileged"] == expected

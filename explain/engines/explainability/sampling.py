@@ -43,9 +43,11 @@ def _allocate(sizes: np.ndarray, cap: int) -> np.ndarray:
 
 def _group_codes(inputs: _Inputs) -> np.ndarray:
     """Per row, one bit per protected attribute: set where the row is privileged."""
-    code = np.zeros(len(inputs.X), dtype=np.int64)
+    width = len(inputs.membership)
+    dtype = np.dtype(np.uint8 if width <= 8 else np.uint16 if width <= 16 else np.int64)
+    code: np.ndarray = np.zeros(len(inputs.X), dtype=dtype)
     for bit, name in enumerate(inputs.membership):
-        code |= inputs.membership[name].astype(np.int64) << bit
+        code |= np.left_shift(inputs.membership[name].astype(dtype), np.array(bit, dtype=dtype))
     return code
 
 
@@ -54,7 +56,11 @@ def _draw(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sorted row positions, ``cap`` in all, drawn per stratum of ``code`` (small non-negative
     integers) in proportion to its size (seeded); with the strata keys, sizes and quotas."""
-    counts = np.bincount(code)
+    if code.dtype == np.uint8 and code.max(initial=0) < 16:
+        # A few possible keys: one comparison each beats bincount's cast to 64 bits.
+        counts = np.array([np.count_nonzero(code == key) for key in range(int(code.max()) + 1)])
+    else:
+        counts = np.bincount(code)
     keys = np.flatnonzero(counts)
     sizes = counts[keys]
     quota = _allocate(sizes, cap)
