@@ -6,7 +6,9 @@ uses which, and ``explain.services`` handles claiming, storing, auditing and ret
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,8 @@ from .models import FairnessPolicy
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .engines.fairness.report import Prepared
 
 Progress = Callable[[int, str], None]
 
@@ -103,34 +107,85 @@ def _columns(version: ModelVersion) -> dict[str, Any]:
 
 def _frame(version: ModelVersion) -> pd.DataFrame:
     """The version's evaluation data, its digest checked on every read; parsed once per worker
-    process for a version's reports (``registry.evaluation.load_dataset_frame``)."""
+    process for a version's reports (``registry.evaluation.load_dataset_frame``), and counted
+    once into strata for its fairness, performance and KPI reports (``_strata``)."""
     return load_dataset_frame(version.evaluation_data)
+
+
+@dataclass
+class _Strata:
+    """A version's evaluation data reduced once to the fairness engine's strata, shared by its
+    fairness, performance and KPI reports; and its performance report once computed, which the
+    KPI report reads."""
+
+    prepared: Prepared
+    performance: dict[str, Any] | None = None
+
+
+# One entry: the strata of the data set a worker process computed last (a version's reports
+# run one after another), keyed by its verified digest and the column roles.
+_STRATA: dict[str, _Strata] = {}
+# Strata above this estimate (8 bytes per row for each protected attribute, the label, the
+# prediction and the score) are computed for each report and not kept.
+MAX_CACHED_STRATA_BYTES = 64 * 1024 * 1024
+
+
+def _strata(version: ModelVersion) -> _Strata:
+    """The version's strata: the data is read (its digest checked, as on every read) and, when
+    this process already counted the same data with the same columns, not counted again."""
+    from .engines.fairness.report import prepare
+
+    data = version.evaluation_data
+    frame = _frame(version)  # raises unless the stored file matches data.sha256
+    columns = _columns(version)
+    key = json.dumps([data.sha256, columns, data.protected], sort_keys=True, default=str)
+    cached = _STRATA.get(key)
+    if cached is not None:
+        return cached
+    strata = _Strata(prepare(frame, **columns, protected=data.protected))
+    _STRATA.clear()
+    if len(frame) * 8 * (len(data.protected) + 3) <= MAX_CACHED_STRATA_BYTES:
+        _STRATA[key] = strata
+    return strata
 
 
 def run_fairness(version: ModelVersion, params: dict[str, Any], progress: Progress) -> RunOutput:
     """AIF360-defined group fairness with bootstrap intervals and verdicts."""
-    frame = _frame(version)
-    result = fairness.fairness_report(
-        frame,
-        **_columns(version),
-        protected=version.evaluation_data.protected,
-        policy=params["policy"],
-        bootstrap_samples=params["bootstrap_samples"],
+    from .engines.fairness.report import fairness_report_from
+
+    policy = fairness.FairnessPolicy.from_dict(params["policy"])
+    samples = params["bootstrap_samples"]
+    if isinstance(samples, bool) or samples < 0:
+        raise ValueError("bootstrap_samples must be a non-negative integer")
+    progress(0, "validating input")
+    result = fairness_report_from(
+        _strata(version).prepared,
+        favorable_label=version.evaluation_data.favorable_label,
+        policy=policy,
+        bootstrap_samples=samples,
         seed=params["seed"],
         progress=progress,
     )
     return RunOutput(result)
 
 
-def run_performance(version: ModelVersion, params: dict[str, Any], progress: Progress) -> RunOutput:
-    """Accuracy, precision, recall, F1 and ROC AUC, overall and per group."""
+def _performance_of(strata: _Strata, favorable_label: Any) -> dict[str, Any]:
+    """The performance report of ``strata``, computed once and then read from them."""
     from .engines import performance
 
+    if strata.performance is None:
+        strata.performance = performance.performance_report_from(
+            strata.prepared, favorable_label=favorable_label
+        )
+    return strata.performance
+
+
+def run_performance(version: ModelVersion, params: dict[str, Any], progress: Progress) -> RunOutput:
+    """Accuracy, precision, recall, F1 and ROC AUC, overall and per group."""
     progress(10, "computing metrics")
-    result = performance.performance_report(
-        _frame(version), **_columns(version), protected=version.evaluation_data.protected
-    )
-    return RunOutput(result)
+    result = _performance_of(_strata(version), version.evaluation_data.favorable_label)
+    # A copy: the stored result must not share the cached one.
+    return RunOutput(copy.deepcopy(result))
 
 
 def measure_kpis(
@@ -170,19 +225,21 @@ def run_kpi(version: ModelVersion, params: dict[str, Any], progress: Progress) -
     """Measure the model's KPIs: computed metrics first, then what CI reported."""
     from .engines import kpis
 
-    computed = kpis.computed_kpis(
-        _frame(version),
-        **_columns(version),
-        protected=version.evaluation_data.protected,
-        policy=params["policy"],
-        progress=progress,
+    progress(20, "computing metrics")
+    strata = _strata(version)
+    favorable = version.evaluation_data.favorable_label
+    computed = kpis.kpis_from(
+        strata.prepared,
+        favorable_label=favorable,
+        policy=fairness.FairnessPolicy.from_dict(params["policy"]),
+        performance_result=_performance_of(strata, favorable),
     )
     return RunOutput(measure_kpis(params["kpis"], computed, version.metrics))
 
 
 def _explain_inputs(
     version: ModelVersion,
-) -> tuple[Any, pd.DataFrame, dict[str, Any], dict[str, Any], Any]:
+) -> tuple[Any, pd.DataFrame, dict[str, pd.Series], dict[str, Any], Any]:
     """The safely loaded model, its feature frame and the protected columns."""
     from registry.model_files import load_model_limited
 
@@ -199,7 +256,7 @@ def _explain_inputs(
             f"({digest} != {stored.sha256}); refusing to explain an altered model."
         )
     model = load_model_limited(content)
-    protected = {column: frame[column].to_numpy() for column in data.protected}
+    protected = {column: frame[column] for column in data.protected}
     privileged = {column: spec["privileged"] for column, spec in data.protected.items()}
     if not data.feature_columns:
         raise ValueError("The version declares no feature columns to explain.")

@@ -11,7 +11,7 @@ import pandas as pd
 
 from . import fairness, performance
 from .fairness.inputs import ProgressCallback, as_frame, outcomes_from
-from .fairness.report import fairness_report_from, prepare
+from .fairness.report import Prepared, fairness_report_from, prepare
 
 
 def computed_kpis(
@@ -38,8 +38,21 @@ def computed_kpis(
         policy = fairness.FairnessPolicy.from_dict(policy)
     report_progress(20, "computing performance")
     prepared = prepare(frame, **columns, protected=protected, score=score)
-    perf = performance.performance_report_from(prepared, favorable_label=favorable_label)
-    report_progress(50, "computing fairness point estimates")
+    return kpis_from(prepared, favorable_label=favorable_label, policy=policy)
+
+
+def kpis_from(
+    prepared: Prepared,
+    *,
+    favorable_label: Any,
+    policy: fairness.FairnessPolicy,
+    performance_result: Mapping[str, Any] | None = None,
+) -> dict[str, float]:
+    """The KPI values of data already reduced by ``prepare``, reading the performance report of
+    the same strata when one was computed (``performance_result``) instead of computing it."""
+    perf = performance_result
+    if perf is None:
+        perf = performance.performance_report_from(prepared, favorable_label=favorable_label)
     fair = fairness_report_from(
         prepared,
         favorable_label=favorable_label,

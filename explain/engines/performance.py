@@ -46,20 +46,41 @@ def classification_metrics(counts: np.ndarray) -> dict[str, np.ndarray]:
 _EXACT_RANK_SUM_ROWS = 2**26
 
 
+# Up to this many groups, an attribute's ROC AUC is counted group by group in score order (a
+# few linear passes each); beyond it, rows are sorted by group once (``_roc_auc_by_sorting``).
+_GROUP_PASSES_MAX_GROUPS = 16
+
+
 @dataclass(frozen=True)
 class ScoreOrder:
     """Rows sorted by score once, with the scores and labels in that order, for every group's
-    ROC AUC."""
+    ROC AUC; and, when scores tie, for each sorted row the positions where its block of tied
+    scores starts (``first``) and ends (``after``, one past its last row)."""
 
     order: np.ndarray
     score: np.ndarray
     positive: np.ndarray
+    first: np.ndarray | None = None
+    after: np.ndarray | None = None
 
 
 def score_order(positive: np.ndarray, score: np.ndarray) -> ScoreOrder:
     """The one sort by score that every group's ROC AUC reads."""
     order = np.argsort(score, kind="stable" if len(score) > _EXACT_RANK_SUM_ROWS else None)
-    return ScoreOrder(order, score[order], positive[order])
+    ordered = score[order]
+    n = len(ordered)
+    starts = np.empty(n, dtype=bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    if starts.all():
+        return ScoreOrder(order, ordered, positive[order])
+    index = np.arange(n)
+    first = np.maximum.accumulate(np.where(starts, index, 0))
+    ends = np.empty(n, dtype=bool)
+    ends[-1:] = True
+    ends[:-1] = starts[1:]
+    after = np.minimum.accumulate(np.where(ends, index + 1, n)[::-1])[::-1]
+    return ScoreOrder(order, ordered, positive[order], first, after)
 
 
 def roc_auc_by_group(
@@ -69,14 +90,53 @@ def roc_auc_by_group(
     score: np.ndarray,
     by_score: ScoreOrder | None = None,
 ) -> np.ndarray:
-    """ROC AUC per group by the rank-sum (Mann-Whitney) formula with mid-ranks for ties.
+    """ROC AUC per group by the Mann-Whitney formula (ties count one half); a group with a
+    single class gets NaN.
 
-    Rows are sorted by score once (``by_score``, shared by every attribute), then stably by
-    group code, which for small codes is a linear-time radix pass; a group with a single class
-    gets NaN.
+    Rows are sorted by score once (``by_score``, shared by every attribute). For a few groups,
+    each group's pairs (negative ranked below positive) are counted in that order with one
+    running count of its negatives; else rows are sorted stably by group as well.
     """
     if by_score is None:
         by_score = score_order(positive, score)
+    if n_groups <= _GROUP_PASSES_MAX_GROUPS:
+        return _roc_auc_by_group_passes(codes, n_groups, by_score)
+    return _roc_auc_by_sorting(codes, n_groups, by_score)
+
+
+def _roc_auc_by_group_passes(codes: np.ndarray, n_groups: int, by_score: ScoreOrder) -> np.ndarray:
+    """ROC AUC of each of a few groups from one pass per group over the rows in score order.
+
+    For a positive row, the negatives of its group below it count 1 each and those tied with it
+    one half: twice its count is (negatives before its tie block) + (negatives up to the block's
+    end), read off a running count. Integer sums, so exact in any order; the same numbers as
+    the rank-sum formula (rank sum - P(P+1)/2 is that count)."""
+    c = codes.astype(np.int16, copy=False)[by_score.order]
+    positive = by_score.positive.astype(bool, copy=False)
+    negative = ~positive
+    running = np.zeros(len(c) + 1, dtype=np.int64)  # running[k]: negatives among rows < k
+    twice = np.zeros(n_groups, dtype=np.int64)
+    pos = np.zeros(n_groups, dtype=np.float64)
+    sizes = np.zeros(n_groups, dtype=np.int64)
+    for g in range(n_groups):
+        member = c == g
+        np.cumsum(member & negative, out=running[1:])
+        rows = np.flatnonzero(member & positive)
+        if by_score.first is None or by_score.after is None:  # no ties
+            twice[g] = 2 * int(running[rows].sum())
+        else:
+            twice[g] = int(running[by_score.first[rows]].sum()) + int(
+                running[by_score.after[rows]].sum()
+            )
+        pos[g] = len(rows)
+        sizes[g] = np.count_nonzero(member)
+    neg = sizes - pos
+    return divide(twice / 2, pos * neg)
+
+
+def _roc_auc_by_sorting(codes: np.ndarray, n_groups: int, by_score: ScoreOrder) -> np.ndarray:
+    """ROC AUC per group by the rank-sum formula with mid-ranks for ties: rows in score order
+    sorted stably by group code (for small codes a linear-time radix pass)."""
     if n_groups > 1:
         small = np.int16 if n_groups <= np.iinfo(np.int16).max else np.int64
         c = codes.astype(small, copy=False)[by_score.order]

@@ -71,8 +71,8 @@ def _check_features(X: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("X has no rows or no feature columns.")
     bad = [
         str(c)
-        for c in X.columns
-        if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
+        for c, dtype in X.dtypes.items()
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
     ]
     if bad:
         raise ValueError(f"Feature columns must be numeric; not numeric: {', '.join(bad)}.")
@@ -108,7 +108,12 @@ def _prepare(
     membership: dict[str, np.ndarray] = {}
     privileged_values: dict[str, list[str]] = {}
     for name, values in columns.items():
-        series = pd.Series(np.asarray(values)).reset_index(drop=True)
+        # A Series is read as it is (no round trip through an object array).
+        series = (
+            values.reset_index(drop=True)
+            if isinstance(values, pd.Series)
+            else pd.Series(np.asarray(values))
+        )
         if len(series) != len(X):
             raise ValueError(
                 f"Protected attribute {name!r} has {len(series)} rows; X has {len(X)}."
@@ -118,7 +123,16 @@ def _prepare(
         raw = privileged[name]
         given = [raw] if isinstance(raw, str | bytes) or np.isscalar(raw) else list(raw)
         wanted = sorted(set(_as_text(pd.Series(given))))
-        membership[str(name)] = _as_text(series).isin(wanted).to_numpy()
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu":
+            # Integers: their text is str(int), so compare numbers (one pass per value).
+            membership[str(name)] = _integer_membership(series.to_numpy(), wanted)
+        elif pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            # Other numbers: each distinct value written as text once, not each row.
+            codes, distinct = pd.factorize(series, use_na_sentinel=False)
+            texts = _as_text(pd.Series(distinct, dtype=series.dtype))
+            membership[str(name)] = texts.isin(wanted).to_numpy()[codes]
+        else:  # text already: matched as it is
+            membership[str(name)] = _as_text(series).isin(wanted).to_numpy()
         privileged_values[str(name)] = wanted
     return _Inputs(
         X=X,
@@ -128,6 +142,20 @@ def _prepare(
         classes=classes,
         positive_index=positive_index,
     )
+
+
+def _integer_membership(values: np.ndarray, wanted: list[str]) -> np.ndarray:
+    """Rows of an integer array whose text is one of ``wanted``."""
+    info = np.iinfo(values.dtype)
+    member = np.zeros(len(values), dtype=bool)
+    for text in wanted:
+        try:
+            number = int(text)
+        except ValueError:
+            continue
+        if str(number) == text and info.min <= number <= info.max:
+            member |= values == number
+    return member
 
 
 def _predict_positive(model: Any, X: pd.DataFrame, positive_index: int) -> np.ndarray:

@@ -1,5 +1,10 @@
-"""Which rows SHAP explains: all of them, or a seeded sample stratified by protected group
-and predicted class."""
+"""Which rows SHAP explains, and which rows the proxy measures read: all of them, or a seeded
+sample stratified by protected group.
+
+The sample is drawn from the group membership alone, without calling the model, so choosing it
+costs one pass over the membership flags whatever the model and the data size; the rows a
+report explains depend only on the data, the protected attributes, the cap and the seed.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from .inputs import PRIVILEGED, UNPRIVILEGED, _Inputs, _predict_positive
+from .inputs import PRIVILEGED, UNPRIVILEGED, _Inputs
+
+# The proxy measures (mutual information over 10 quantile bins, correlation) read at least this
+# many rows, even when SHAP explains fewer; at 2,000 rows the mutual-information estimate is
+# biased upward by about 0.003 (normalised), far below a 0.3 threshold.
+PROXY_MIN_ROWS = 2000
 
 
 def _allocate(sizes: np.ndarray, cap: int) -> np.ndarray:
@@ -31,8 +41,39 @@ def _allocate(sizes: np.ndarray, cap: int) -> np.ndarray:
     return quota
 
 
+def _group_codes(inputs: _Inputs) -> np.ndarray:
+    """Per row, one bit per protected attribute: set where the row is privileged."""
+    width = len(inputs.membership)
+    dtype = np.dtype(np.uint8 if width <= 8 else np.uint16 if width <= 16 else np.int64)
+    code: np.ndarray = np.zeros(len(inputs.X), dtype=dtype)
+    for bit, name in enumerate(inputs.membership):
+        code |= np.left_shift(inputs.membership[name].astype(dtype), np.array(bit, dtype=dtype))
+    return code
+
+
+def _draw(
+    code: np.ndarray, cap: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted row positions, ``cap`` in all, drawn per stratum of ``code`` (small non-negative
+    integers) in proportion to its size (seeded); with the strata keys, sizes and quotas."""
+    if code.dtype == np.uint8 and code.max(initial=0) < 16:
+        # A few possible keys: one comparison each beats bincount's cast to 64 bits.
+        counts = np.array([np.count_nonzero(code == key) for key in range(int(code.max()) + 1)])
+    else:
+        counts = np.bincount(code)
+    keys = np.flatnonzero(counts)
+    sizes = counts[keys]
+    quota = _allocate(sizes, cap)
+    rng = np.random.default_rng(seed)
+    chosen = [
+        rng.choice(np.flatnonzero(code == key), size=int(take), replace=False)
+        for key, take in zip(keys, quota, strict=True)
+    ]
+    return np.sort(np.concatenate(chosen)), keys, sizes, quota
+
+
 def _stratified_sample(
-    inputs: _Inputs, model: Any, max_rows: int, seed: int
+    inputs: _Inputs, max_rows: int, seed: int
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Row positions to explain, and a record of how they were chosen."""
     total = len(inputs.X)
@@ -42,34 +83,36 @@ def _stratified_sample(
         record.update(strategy="all rows", explained_rows=total, row_indices=rows.tolist())
         return rows, record
 
-    # The predicted class, not "predicted positive", so the sample is the same whichever
-    # class is explained.
-    predicted = _predict_positive(model, inputs.X, 1) >= 0.5
     attributes = list(inputs.membership)
-    code = predicted.astype(np.int64) << len(attributes)
-    for bit, name in enumerate(attributes):
-        code |= inputs.membership[name].astype(np.int64) << bit
-    keys, sizes = np.unique(code, return_counts=True)
-    quota = _allocate(sizes, max_rows)
-    rng = np.random.default_rng(seed)
-    chosen = []
-    strata = []
-    for key, size, take in zip(keys, sizes, quota, strict=True):
-        members = np.flatnonzero(code == key)
-        chosen.append(rng.choice(members, size=int(take), replace=False))
-        groups = {
-            name: PRIVILEGED if (key >> bit) & 1 else UNPRIVILEGED
-            for bit, name in enumerate(attributes)
+    rows, keys, sizes, quota = _draw(_group_codes(inputs), max_rows, seed)
+    strata = [
+        {
+            "groups": {
+                name: PRIVILEGED if (key >> bit) & 1 else UNPRIVILEGED
+                for bit, name in enumerate(attributes)
+            },
+            "rows": int(size),
+            "sampled": int(take),
         }
-        label = inputs.classes[key >> len(attributes)]
-        strata.append(
-            {"groups": groups, "predicted_class": label, "rows": int(size), "sampled": int(take)}
-        )
-    rows = np.sort(np.concatenate(chosen))
+        for key, size, take in zip(keys, sizes, quota, strict=True)
+    ]
     record.update(
-        strategy="stratified by protected group x predicted class, proportional, seeded",
+        strategy="stratified by protected group, proportional, seeded (the model is not called)",
         explained_rows=len(rows),
         strata=strata,
         row_indices=rows.tolist(),
     )
     return rows, record
+
+
+def _proxy_rows(inputs: _Inputs, explained: np.ndarray, seed: int) -> np.ndarray:
+    """The rows the proxy measures read: the explained rows when there are at least
+    ``PROXY_MIN_ROWS`` of them (or all rows are explained), else a stratified sample of
+    ``PROXY_MIN_ROWS`` (all rows when there are no more)."""
+    total = len(inputs.X)
+    if len(explained) >= min(total, PROXY_MIN_ROWS):
+        return explained
+    if total <= PROXY_MIN_ROWS:
+        return np.arange(total)
+    rows, _, _, _ = _draw(_group_codes(inputs), PROXY_MIN_ROWS, seed)
+    return rows

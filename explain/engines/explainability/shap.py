@@ -28,7 +28,7 @@ from .inputs import (
     _report,
 )
 from .proxies import PROXY_BINS, _associations, _proxy_warnings
-from .sampling import _stratified_sample
+from .sampling import _proxy_rows, _stratified_sample
 
 SCALE_NAMES = {"log_odds": "log-odds", "probability": "probability"}
 
@@ -139,16 +139,17 @@ def _shap_values(
     plan: _Plan,
     inputs: _Inputs,
     rows: np.ndarray,
+    X_rows: pd.DataFrame,
     *,
     background_rows: int,
     seed: int,
     progress: Progress | None,
 ) -> tuple[np.ndarray, float, str, dict[str, Any]]:
-    """SHAP values of the positive class for ``rows``, its base value, scale and settings."""
+    """SHAP values of the positive class for ``rows`` (``X_rows``), its base value, scale and
+    settings."""
     import shap
 
     X = inputs.X
-    X_rows = X if len(rows) == len(X) else X.iloc[rows]
     pos = inputs.positive_index
     if plan.kind == "tree":
         data = X_rows if plan.transform is None else plan.transform(X_rows)
@@ -285,17 +286,24 @@ def shap_report(
     inputs = _prepare(model, X, protected, privileged, positive_class)
     _report(progress, 0.0, "sampling")
     plan = _plan(model, inputs)
-    rows, sample = _stratified_sample(inputs, model, max_rows, seed)
+    rows, sample = _stratified_sample(inputs, max_rows, seed)
     _report(progress, 0.2, "explaining")
+    whole = len(rows) == len(inputs.X)
+    X_rows = inputs.X if whole else inputs.X.iloc[rows]
     values, base, scale, settings = _shap_values(
-        plan, inputs, rows, background_rows=background_rows, seed=seed, progress=progress
+        plan, inputs, rows, X_rows, background_rows=background_rows, seed=seed, progress=progress
     )
     _report(progress, 0.8, "summarising")
     abs_values = np.abs(values)
     importance = abs_values.mean(axis=0)
     ranking = _ranked(inputs.features, importance)
     order = [entry["feature"] for entry in ranking]
-    associations = _associations(inputs.X, inputs.membership)
+    proxy_rows = _proxy_rows(inputs, rows, seed)
+    on_all = len(proxy_rows) == len(inputs.X)
+    associations = _associations(
+        inputs.X if on_all else X_rows if proxy_rows is rows else inputs.X.iloc[proxy_rows],
+        {name: m if on_all else m[proxy_rows] for name, m in inputs.membership.items()},
+    )
     explainer_names = {
         "tree": "TreeExplainer",
         "linear": "LinearExplainer",
@@ -322,6 +330,11 @@ def shap_report(
             "threshold": proxy_threshold,
             "top_k": proxy_top_k,
             "min_share": proxy_min_share,
+            "rows": len(proxy_rows),
+            "rows_description": (
+                f"computed on {len(proxy_rows)} of {len(inputs.X)} rows"
+                + ("" if on_all else " (the explained rows, or a sample stratified like them)")
+            ),
             "measures": {
                 "nmi": (
                     f"mutual information between the feature ({PROXY_BINS} quantile bins) and "
@@ -340,5 +353,5 @@ def shap_report(
         },
     }
     _report(progress, 1.0, "done")
-    X_sample = inputs.X.iloc[rows].set_axis(rows, axis=0)
+    X_sample = X_rows.set_axis(rows, axis=0)
     return ShapOutput(result=result, values=values, X_sample=X_sample, base_value=base)

@@ -3,6 +3,7 @@ attribute and pair of attributes (a "unit") mapped onto those strata."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -55,14 +56,35 @@ def _parse_protected(
     return parsed
 
 
+# Joint (groups x cell) key spaces up to this size are counted with one bincount and decoded
+# arithmetically; larger ones are compacted with np.unique (a sort).
+_DENSE_STRATA_KEYS = 1 << 22
+
+
 def _joint_strata(
     codes: list[np.ndarray], cell: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count rows per (joint group x cell) stratum; return counts, first row and cell of each."""
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Count rows per (joint group x cell) stratum, in ascending order of the mixed-radix key;
+    return the counts, each column's group code of each stratum, and each stratum's cell."""
+    sizes = [int(c.max()) + 1 for c in codes]
+    if 4 * math.prod(sizes) <= _DENSE_STRATA_KEYS:
+        key = np.zeros(len(cell), dtype=np.int64)
+        for c, size in zip(codes, sizes, strict=True):
+            key *= size
+            key += c
+        key *= 4
+        key += cell
+        all_counts = np.bincount(key, minlength=4 * math.prod(sizes))
+        observed = np.flatnonzero(all_counts)
+        rest, strata_cell = np.divmod(observed, 4)
+        strata_codes: list[np.ndarray] = []
+        for size in reversed(sizes):
+            rest, code = np.divmod(rest, size)
+            strata_codes.append(code)
+        return all_counts[observed].astype(np.int64), strata_codes[::-1], strata_cell
     key = np.zeros(len(cell), dtype=np.int64)
     span = 1
-    for c in codes:
-        size = int(c.max()) + 1
+    for c, size in zip(codes, sizes, strict=True):
         if span * size * 4 >= 2**62:  # keep the mixed-radix key inside int64
             key = np.unique(key, return_inverse=True)[1].astype(np.int64)
             span = int(key.max()) + 1
@@ -70,7 +92,7 @@ def _joint_strata(
         span *= size
     key = key * 4 + cell
     _, first, counts = np.unique(key, return_index=True, return_counts=True)
-    return counts.astype(np.int64), first, cell[first]
+    return counts.astype(np.int64), [c[first] for c in codes], cell[first]
 
 
 def _aggregate(strata_counts: np.ndarray, target: np.ndarray, n_groups: int) -> np.ndarray:
@@ -113,8 +135,10 @@ def _build_units(
         flags = np.array([any(_same(v, p) for p in priv_values) for v in values], dtype=bool)
         encoded[column] = (codes, values, flags)
     columns = list(encoded)
-    strata_counts, first_row, strata_cell = _joint_strata([encoded[c][0] for c in columns], cell)
-    strata_codes = {c: encoded[c][0][first_row] for c in columns}
+    strata_counts, codes_of_strata, strata_cell = _joint_strata(
+        [encoded[c][0] for c in columns], cell
+    )
+    strata_codes = dict(zip(columns, codes_of_strata, strict=True))
 
     units: list[_Unit] = []
     for column in columns:
