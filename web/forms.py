@@ -7,7 +7,7 @@ from typing import cast
 
 from django import forms
 
-from reviews.models import Decision
+from reviews.models import COMMENT_MAX_CHARS, Decision
 
 
 class ReviewRequestForm(forms.Form):
@@ -66,3 +66,25 @@ class RollbackForm(ProductionGuardForm):
 
 class ExplainRowForm(forms.Form):
     row = forms.IntegerField(min_value=0, label="Row of the evaluation set")
+
+
+class CommentForm(forms.Form):
+    """A comment in a version's review conversation, a reply, or an answer to an objection."""
+
+    body = forms.CharField(
+        max_length=COMMENT_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Comment",
+        help_text=f"Plain text, at most {COMMENT_MAX_CHARS} characters; recorded in the audit log.",
+    )
+    reply_to = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    objection = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
+class ObjectionResolveForm(forms.Form):
+    note = forms.CharField(
+        required=False,
+        max_length=COMMENT_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="How it was answered",
+    )

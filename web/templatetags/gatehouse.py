@@ -9,6 +9,8 @@ from django import template
 from explain import kinds
 from registry.permissions import can_export_audit
 from registry.types import AnyUser
+from reviews.selectors import INBOX_COUNT_CAP
+from reviews.selectors import inbox_counts as _inbox_counts
 
 register = template.Library()
 
@@ -46,3 +48,16 @@ def kpi_status(value: str) -> str:
 def can_export(user: AnyUser) -> bool:
     """Whether the user may export audit trails and bundles: auditors and admins."""
     return can_export_audit(user)
+
+
+@register.simple_tag
+def inbox_counts(user: AnyUser) -> dict[str, Any]:
+    """The header's inbox counts (see ``reviews.selectors.inbox_counts``), with the total
+    shown as ``99+`` past the cap."""
+    counts = _inbox_counts(user)
+    total = sum(counts.values())
+    return {
+        **counts,
+        "total": total,
+        "shown": f"{INBOX_COUNT_CAP}+" if total > INBOX_COUNT_CAP else str(total),
+    }
