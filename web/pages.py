@@ -306,7 +306,8 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
     conversation = version_conversation(version, user)
     last_request = review_requests[0].created_at if review_requests else None
     objected_since_request = any(
-        last_request is None or o.created_at >= last_request for o in conversation["objections"]
+        last_request is None or item["objection"].created_at >= last_request
+        for item in conversation["objections"]
     )
     return {
         "model": version.model,
