@@ -10,7 +10,7 @@ from django.contrib import admin
 
 from registry.admin import ReadOnlyAdmin
 
-from .models import ProductionEvent, ReviewPolicy, ReviewRequest, SignOff
+from .models import Comment, Objection, ProductionEvent, ReviewPolicy, ReviewRequest, SignOff
 
 
 @admin.register(ReviewPolicy)
@@ -36,3 +36,16 @@ class SignOffAdmin(ReadOnlyAdmin):
 class ProductionEventAdmin(ReadOnlyAdmin):
     list_display = ("model", "version", "action", "replaced", "actor", "at")
     list_filter = ("action", "model")
+
+
+@admin.register(Objection)
+class ObjectionAdmin(ReadOnlyAdmin):
+    list_display = ("version", "raised_by", "owner", "state", "created_at", "resolved_at")
+    list_filter = ("state", "version__model")
+
+
+@admin.register(Comment)
+class CommentAdmin(ReadOnlyAdmin):
+    list_display = ("version", "author_name", "created_at", "reply_to", "objection")
+    list_filter = ("version__model",)
+    search_fields = ("author_name", "body")

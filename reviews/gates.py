@@ -165,7 +165,9 @@ def evaluate(version: ModelVersion, *, now: datetime | None = None) -> GateResul
     reports = latest_reports(version)
     subject_sha = subject_hash(signing_subject(version, policy, reports))
     excluded = sod_excluded(version)
-    signoffs = list(version.signoffs.select_related("user").order_by("signed_at", "pk"))
+    signoffs = list(
+        version.signoffs.select_related("user", "objection").order_by("signed_at", "pk")
+    )
     members = set(version.model.owner_team.members.values_list("pk", flat=True))
     standings = [
         _standing(
@@ -230,8 +232,16 @@ def _approvals_check(policy: ReviewPolicy, valid: list[SignOff]) -> Check:
     )
 
 
+def _still_objects(signoff: SignOff) -> bool:
+    """A rejection or request for changes stands until its objection is resolved."""
+    if signoff.decision not in (Decision.REJECTED, Decision.CHANGES_REQUESTED):
+        return False
+    objection = getattr(signoff, "objection", None)
+    return objection is None or objection.is_open
+
+
 def _objections_check(valid: list[SignOff]) -> Check:
-    objections = [s for s in valid if s.decision in (Decision.REJECTED, Decision.CHANGES_REQUESTED)]
+    objections = [s for s in valid if _still_objects(s)]
     if objections:
         first = objections[0]
         return Check(
@@ -241,7 +251,10 @@ def _objections_check(valid: list[SignOff]) -> Check:
             f"{first.get_decision_display().lower()} by {first.signer_name}: {first.comment}",
         )
     return Check(
-        "objections", "No open objections", True, "no current rejection or request for changes"
+        "objections",
+        "No open objections",
+        True,
+        "no open rejection or request for changes",
     )
 
 

@@ -139,3 +139,79 @@ class ProductionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.version} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ObjectionState(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Objection(models.Model):
+    """A rejection or request for changes, as an item someone must answer: what is asked (the
+    sign-off's comment), of whom, and whether it still stands."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="objections")
+    signoff = models.OneToOneField(SignOff, on_delete=models.PROTECT, related_name="objection")
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # The engineer who asked for the review it answers: the person who must act on it (the
+    # model's owning team may act too).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    state = models.CharField(
+        max_length=10, choices=ObjectionState.choices, default=ObjectionState.OPEN
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["state", "version"], name="objection_state_version")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state="open", resolved_at__isnull=True)
+                | models.Q(state="resolved", resolved_at__isnull=False),
+                name="objection_resolved_has_time",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"objection {self.pk} on {self.version} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == ObjectionState.OPEN
+
+
+# A comment is a paragraph or a few, not a document: longer text is refused at the field.
+COMMENT_MAX_CHARS = 4000
+
+
+class Comment(models.Model):
+    """One message in a version's review conversation, possibly a reply to another or an
+    answer to an objection."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    author_name = models.CharField(max_length=300, help_text="Full name at the time of writing")
+    body = models.TextField(max_length=COMMENT_MAX_CHARS)
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replies"
+    )
+    objection = models.ForeignKey(
+        Objection, on_delete=models.PROTECT, null=True, blank=True, related_name="comments"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["version", "created_at"], name="comment_version_at")]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} by {self.author_name} on {self.version}"

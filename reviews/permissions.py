@@ -14,7 +14,7 @@ from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.roles import Role, has_capability, roles_of
 from registry.types import AnyUser
 
-from .models import Decision
+from .models import Decision, Objection
 from .policies import sod_excluded
 
 # The statuses each action applies to; the services answer others with a Conflict.
@@ -22,6 +22,12 @@ REVIEW_FROM = (VersionStatus.REGISTERED,)
 SIGN_IN = (VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
 PROMOTE_FROM = (VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
 ROLLBACK_FROM = (VersionStatus.ARCHIVED,)
+# A version goes back to review from these once someone objected since its last request.
+REREVIEW_FROM = (VersionStatus.IN_REVIEW, VersionStatus.APPROVED, VersionStatus.REJECTED)
+# Decisions that become objections: items the owning team answers.
+OBJECTING = (Decision.REJECTED, Decision.CHANGES_REQUESTED)
+# The roles that take part in a review conversation (auditors read it; admins join any).
+DISCUSSING = frozenset({Role.ML_ENGINEER, Role.REVIEWER, Role.RISK_OFFICER})
 # Decisions that count towards promotion, which the separation of duties forbids some people.
 APPROVING = (Decision.APPROVED, Decision.FAIRNESS_OVERRIDE)
 
@@ -38,6 +44,34 @@ def can_request_review(user: AnyUser, version: ModelVersion) -> bool:
         and has_capability(user, "can_request_review")
         and acts_for(user, version.model)
     )
+
+
+def can_rerequest_review(user: AnyUser, version: ModelVersion) -> bool:
+    """Asking again after an objection: the same people who ask the first time."""
+    return can_request_review(user, version)
+
+
+def can_comment(user: AnyUser, version: ModelVersion) -> bool:
+    """People with a part in the review write in its conversation: the owning team's
+    engineers, reviewers and risk officers, and admins. Auditors read it; CI never writes."""
+    if not permissions.person_sees_model(user, version.model):
+        return False
+    if permissions.is_admin(user):
+        return True
+    return bool(roles_of(user) & DISCUSSING) and acts_for(user, version.model)
+
+
+def can_resolve_objection(user: AnyUser, objection: Objection) -> bool:
+    """Whoever raised the objection, a risk officer of the owning team, or an admin says it
+    is answered; the engineers it is asked of reply, but never close it themselves."""
+    model = objection.version.model
+    if not permissions.person_sees_model(user, model):
+        return False
+    if permissions.is_admin(user):
+        return True
+    if not acts_for(user, model):
+        return False
+    return user.pk == objection.raised_by_id or Role.RISK_OFFICER in roles_of(user)
 
 
 def signs_in_person(user: AnyUser) -> bool:
@@ -101,12 +135,23 @@ def can_change_policy(user: AnyUser, model: RegisteredModel) -> bool:
     return permissions.can_set_risk_tier(user, model)
 
 
-def version_actions(user: AnyUser, version: ModelVersion, *, fairness_verdict: str | None) -> dict:
+def version_actions(
+    user: AnyUser,
+    version: ModelVersion,
+    *,
+    fairness_verdict: str | None,
+    objected_since_request: bool = False,
+) -> dict:
     """Which actions the version page offers: each one's predicate, on a version whose status
-    allows it now."""
+    allows it now. ``objected_since_request``: someone objected after the last review request,
+    so the owning team may answer and ask again."""
     status = version.status
     return {
         "request_review": status in REVIEW_FROM and can_request_review(user, version),
+        "rerequest_review": status in REREVIEW_FROM
+        and objected_since_request
+        and can_rerequest_review(user, version),
+        "comment": can_comment(user, version),
         "sign": status in SIGN_IN and can_sign(user, version),
         "approve": can_approve(user, version),
         "override": can_override(user) and fairness_verdict == "inconclusive",

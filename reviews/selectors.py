@@ -7,9 +7,16 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from registry.models import RegisteredModel
+from registry.models import ModelVersion, RegisteredModel, VersionStatus
+from registry.permissions import visible_models
+from registry.roles import has_capability
+from registry.types import AnyUser
 
-from .models import ProductionEvent
+from . import permissions as rules
+from .models import Objection, ObjectionState, ProductionEvent
+
+# The header counts stop here ("99+"): a count costs the same however much waits.
+INBOX_COUNT_CAP = 99
 
 
 def production_events(model: RegisteredModel) -> QuerySet[ProductionEvent]:
@@ -44,3 +51,27 @@ def production_at(model: RegisteredModel, moment: datetime) -> TimelineEntry | N
         if entry.event.at <= moment:
             return entry
     return None
+
+
+def inbox_counts(user: AnyUser) -> dict[str, int]:
+    """The header's counts: versions in review that wait for the person's sign-off (people
+    who sign), and open objections on their teams' versions (people who request reviews).
+    One bounded query for each that applies, none for the others; capped past
+    ``INBOX_COUNT_CAP``."""
+    counts: dict[str, int] = {}
+    if not getattr(user, "is_authenticated", False) or user.pk is None:
+        return counts
+    visible = visible_models(user).values("pk")
+    if rules.signing_roles(user):
+        waiting = ModelVersion.objects.filter(
+            model__in=visible, status=VersionStatus.IN_REVIEW
+        ).exclude(signoffs__user_id=user.pk)
+        counts["waiting"] = waiting.values("pk")[: INBOX_COUNT_CAP + 1].count()
+    if has_capability(user, "can_request_review"):
+        asked = Objection.objects.filter(
+            state=ObjectionState.OPEN,
+            version__model__in=visible,
+            version__status__in=rules.REREVIEW_FROM,
+        )
+        counts["asked"] = asked.values("pk")[: INBOX_COUNT_CAP + 1].count()
+    return counts

@@ -1,4 +1,5 @@
-"""Review verbs: request review, sign off (e-signature), promote, roll back, change policy.
+"""Review verbs: request review (again, after an objection), sign off (e-signature), discuss
+and resolve objections, promote, roll back, change policy.
 
 Each runs in one transaction, checks permissions here (so UI and API agree) and writes its
 audit event in the same transaction.
@@ -24,7 +25,17 @@ from registry.types import Actor, AnyUser
 
 from . import gates
 from . import permissions as rules
-from .models import Decision, ProductionEvent, ReviewPolicy, ReviewRequest, SignOff
+from .models import (
+    COMMENT_MAX_CHARS,
+    Comment,
+    Decision,
+    Objection,
+    ObjectionState,
+    ProductionEvent,
+    ReviewPolicy,
+    ReviewRequest,
+    SignOff,
+)
 from .policies import policy_current
 
 MEANINGS: dict[str, str] = {
@@ -61,8 +72,18 @@ def _set_status(
         )
 
 
+def _objected_since_request(version: ModelVersion) -> bool:
+    """Whether someone objected after the version's last review request."""
+    last = version.review_requests.order_by("-created_at", "-pk").first()
+    objections = version.objections.all()
+    if last is not None:
+        objections = objections.filter(created_at__gte=last.created_at)
+    return objections.exists()
+
+
 def review_request(*, actor: Actor, version: ModelVersion, note: str = "") -> ReviewRequest:
-    """An ML engineer asks for review: registered -> in review."""
+    """An ML engineer asks for review: registered -> in review; or asks again once someone
+    objected (changes requested, or rejected) since the last request: back to in review."""
     require(person_sees_model(actor, version.model), "You may not request reviews for this model.")
     require(
         rules.can_request_review(actor, version),
@@ -70,7 +91,9 @@ def review_request(*, actor: Actor, version: ModelVersion, note: str = "") -> Re
     )
     with transaction.atomic():
         version = _lock_version(version)
-        if version.status not in rules.REVIEW_FROM:
+        before = version.status
+        again = before in rules.REREVIEW_FROM and _objected_since_request(version)
+        if before not in rules.REVIEW_FROM and not again:
             raise Conflict(
                 f"Only registered versions can be sent to review; this one is {version.status}."
             )
@@ -79,12 +102,22 @@ def review_request(*, actor: Actor, version: ModelVersion, note: str = "") -> Re
             version=version, requested_by=actor, note=note, policy_revision=policy.revision
         )
         _set_status(version, VersionStatus.IN_REVIEW)
+        payload: dict[str, Any] = {
+            "version": version.version,
+            "note": note,
+            "policy_revision": policy.revision,
+        }
+        if again:
+            open_ids = list(
+                version.objections.filter(state=ObjectionState.OPEN).values_list("pk", flat=True)
+            )
+            payload |= {"from_status": before, "open_objections": open_ids}
         audit_record(
             actor=actor,
-            action="review.requested",
+            action="review.rerequested" if again else "review.requested",
             obj=version,
             model_name=version.model.name,
-            payload={"version": version.version, "note": note, "policy_revision": policy.revision},
+            payload=payload,
         )
     return request
 
@@ -246,8 +279,129 @@ def signoff_record(
                 "reauthenticated": True,
             },
         )
+        if decision in rules.OBJECTING:
+            _objection_open(actor, version, signoff)
         _after_signoff(actor, version, decision)
     return signoff
+
+
+def _objection_open(actor: Actor, version: ModelVersion, signoff: SignOff) -> Objection:
+    """A rejection or request for changes becomes an item, owned by whoever asked for the
+    review it answers."""
+    last = version.review_requests.order_by("-created_at", "-pk").first()
+    objection = Objection.objects.create(
+        version=version,
+        signoff=signoff,
+        raised_by=actor,
+        owner=last.requested_by if last else None,
+    )
+    audit_record(
+        actor=actor,
+        action="objection.opened",
+        obj=objection,
+        model_name=version.model.name,
+        payload={
+            "version": version.version,
+            "signoff_id": signoff.pk,
+            "decision": signoff.decision,
+            "asked": signoff.comment,
+            "owner": objection.owner.get_username() if objection.owner else None,
+        },
+    )
+    return objection
+
+
+def comment_post(
+    *,
+    actor: Actor,
+    version: ModelVersion,
+    body: str,
+    reply_to: int | None = None,
+    objection: int | None = None,
+) -> Comment:
+    """Write in a version's review conversation: a comment, a reply to one (``reply_to``),
+    or an answer to an objection (``objection``)."""
+    require(
+        rules.can_comment(actor, version),
+        "Auditors read the conversation; they do not write in it.",
+    )
+    body = body.strip()
+    if not body:
+        raise InvalidInput.for_field("body", "Write something to post.")
+    if len(body) > COMMENT_MAX_CHARS:
+        raise InvalidInput.for_field(
+            "body", f"At most {COMMENT_MAX_CHARS} characters; this is {len(body)}."
+        )
+    parent = None
+    if reply_to is not None:
+        parent = version.comments.filter(pk=reply_to).first()
+        if parent is None:
+            raise InvalidInput.for_field("reply_to", "No such comment on this version.")
+    answered = None
+    objection_id = objection if objection is not None else (parent.objection_id if parent else None)
+    if objection_id is not None:
+        answered = version.objections.filter(pk=objection_id).first()
+        if answered is None:
+            raise InvalidInput.for_field("objection", "No such objection on this version.")
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            version=version,
+            author=actor,
+            author_name=actor.get_full_name() or actor.get_username(),
+            body=body,
+            reply_to=parent,
+            objection=answered,
+        )
+        audit_record(
+            actor=actor,
+            action="comment.posted",
+            obj=comment,
+            model_name=version.model.name,
+            payload={
+                "version": version.version,
+                "body": body,
+                "reply_to": parent.pk if parent else None,
+                "objection": answered.pk if answered else None,
+            },
+        )
+    return comment
+
+
+def objection_resolve(*, actor: Actor, objection: Objection, note: str = "") -> Objection:
+    """Mark an objection answered: it no longer blocks promotion (the sign-off stays on
+    record). Its raiser, a risk officer of the owning team, or an admin resolves it."""
+    require(
+        rules.can_resolve_objection(actor, objection),
+        "Whoever raised the objection, a risk officer of the team or an admin resolves it.",
+    )
+    note = note.strip()
+    if len(note) > COMMENT_MAX_CHARS:
+        raise InvalidInput.for_field("note", f"At most {COMMENT_MAX_CHARS} characters.")
+    with transaction.atomic():
+        objection = (
+            Objection.objects.select_for_update()
+            .select_related("version__model")
+            .get(pk=objection.pk)
+        )
+        if not objection.is_open:
+            raise Conflict("This objection is already resolved.")
+        objection.state = ObjectionState.RESOLVED
+        objection.resolved_by = actor
+        objection.resolved_at = timezone.now()
+        objection.resolution = note
+        objection.save(update_fields=["state", "resolved_by", "resolved_at", "resolution"])
+        audit_record(
+            actor=actor,
+            action="objection.resolved",
+            obj=objection,
+            model_name=objection.version.model.name,
+            payload={
+                "version": objection.version.version,
+                "signoff_id": objection.signoff_id,
+                "note": note,
+            },
+        )
+    return objection
 
 
 def _after_signoff(actor: Actor, version: ModelVersion, decision: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.core.validators import MaxValueValidator
 
-from reviews.models import Decision
+from reviews.models import COMMENT_MAX_CHARS, Decision
 
 
 class ReviewRequestForm(forms.Form):
@@ -77,3 +77,25 @@ class ExplainRowForm(forms.Form):
             field.validators.append(MaxValueValidator(rows - 1))
             field.widget.attrs["max"] = rows - 1
             field.help_text = f"0 to {rows - 1:,} ({rows:,} rows)."
+
+
+class CommentForm(forms.Form):
+    """A comment in a version's review conversation, a reply, or an answer to an objection."""
+
+    body = forms.CharField(
+        max_length=COMMENT_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Comment",
+        help_text=f"Plain text, at most {COMMENT_MAX_CHARS} characters; recorded in the audit log.",
+    )
+    reply_to = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    objection = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
+class ObjectionResolveForm(forms.Form):
+    note = forms.CharField(
+        required=False,
+        max_length=COMMENT_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="How it was answered",
+    )

@@ -15,11 +15,12 @@ from explain.models import FairnessPolicy, GroupThresholds, Report, ReportStatus
 from explain.presenters import fairness_findings, fairness_sections, lime_rows
 from explain.selectors import latest_by_version, latest_reports, newest_of_each_kind
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
+from registry.roles import Role, roles_of
 from registry.selectors import models_visible_to
 from registry.types import Actor, AnyUser
 from reviews import gates
 from reviews import permissions as rules
-from reviews.models import SignOff
+from reviews.models import COMMENT_MAX_CHARS, Comment, Objection, ObjectionState, SignOff
 from reviews.policies import policy_current
 from reviews.selectors import timeline
 
@@ -39,6 +40,12 @@ MODELS_ON_DASHBOARD = 50
 DASHBOARD_ROWS = 50
 # A version row's large JSON the dashboard never shows.
 UNSHOWN_VERSION_FIELDS = ("metrics", "params", "tags")
+# Candidates: versions on their way to production, which the inbox sorts.
+CANDIDATE_STATUSES = (VersionStatus.REGISTERED, VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
+# Versions whose open objections the inbox lists: the candidates and the rejected ones.
+OBJECTED_STATUSES = (*CANDIDATE_STATUSES, VersionStatus.REJECTED)
+# A version page shows at most this many comments, the most recent, in the order written.
+CONVERSATION_ROWS = 200
 
 
 def latest_shown(version_ids: Sequence[int]) -> dict[int, dict[str, Report]]:
@@ -78,7 +85,20 @@ def _verdicts(latest: dict[str, Report]) -> dict[str, Any]:
         "kpi_values": {row["metric_key"]: row for row in getattr(ok_kpi, "shown_kpis", None) or []},
         "performance": getattr(ok_perf, "shown_overall", None),
         "running": [r for r in latest.values() if not r.is_done],
+        "failed": [r.kind for r in latest.values() if r.status == ReportStatus.FAILED],
     }
+
+
+def _failing(verdicts: dict[str, Any]) -> list[str]:
+    """What fails among a version's latest checks, in words (empty when nothing does)."""
+    problems = []
+    if verdicts["fairness"] == "fail":
+        problems.append("fairness fails")
+    kpi = verdicts["kpi"] or {}
+    if kpi and not kpi.get("blocking_all_met", True):
+        problems.append("blocking KPIs not met: " + ", ".join(kpi.get("blocking_failing") or []))
+    problems += [f"{kinds.label(kind)} report failed" for kind in verdicts["failed"]]
+    return problems
 
 
 def version_rows(versions: Sequence[ModelVersion]) -> list[dict[str, Any]]:
@@ -88,8 +108,11 @@ def version_rows(versions: Sequence[ModelVersion]) -> list[dict[str, Any]]:
 
 
 def dashboard(user: Actor) -> dict[str, Any]:
-    """What a person should look at now, across the models they may see: each list bounded
-    to its most recent ``DASHBOARD_ROWS``, so the page costs the same however many models."""
+    """What a person should look at now, across the models they may see: an inbox for their
+    roles (failing checks, changes requested, waiting for my review, ready to promote, open
+    findings) and the candidates, production versions, running reports and models. Each
+    list is bounded to its most recent ``DASHBOARD_ROWS``, so the page costs the same however
+    many models."""
     visible = models_visible_to(user)
     versions = (
         ModelVersion.objects.filter(model__in=visible.values("pk"))
@@ -97,18 +120,39 @@ def dashboard(user: Actor) -> dict[str, Any]:
         .defer(*UNSHOWN_VERSION_FIELDS)
         .order_by("-created_at")
     )
-    in_review = list(
-        versions.filter(status__in=[VersionStatus.IN_REVIEW, VersionStatus.APPROVED])[
-            :DASHBOARD_ROWS
+    candidates = list(versions.filter(status__in=CANDIDATE_STATUSES)[:DASHBOARD_ROWS])
+    # One row more than shown tells whether there are more, without counting them all.
+    production = list(
+        versions.filter(status=VersionStatus.PRODUCTION).order_by("-status_changed_at")[
+            : DASHBOARD_ROWS + 1
         ]
     )
+    more_in_production = len(production) > DASHBOARD_ROWS
+    production = production[:DASHBOARD_ROWS]
+    # The latest reports of the candidates and the production versions, in one query.
+    latest = latest_shown([v.pk for v in candidates + production])
+    rows: list[dict[str, Any]] = []
+    for version in candidates:
+        verdicts = _verdicts(latest.get(version.pk, {}))
+        rows.append({"version": version, "verdicts": verdicts, "failing": _failing(verdicts)})
+    candidate_ids = [v.pk for v in candidates]
     signed = set(
-        SignOff.objects.filter(user=user, version__in=[v.pk for v in in_review]).values_list(
+        SignOff.objects.filter(user=user, version__in=candidate_ids).values_list(
             "version_id", flat=True
         )
     )
+    objections = list(
+        Objection.objects.filter(
+            state=ObjectionState.OPEN,
+            version__model__in=visible.values("pk"),
+            version__status__in=OBJECTED_STATUSES,
+        )
+        .select_related("version__model", "signoff", "owner")
+        .defer("signoff__subject", *(f"version__{field}" for field in UNSHOWN_VERSION_FIELDS))
+        .order_by("-created_at")[:DASHBOARD_ROWS]
+    )
+    objected = {o.version_id for o in objections}
     can_sign = bool(rules.signing_roles(user))
-    rows = version_rows(in_review)
     running = (
         Report.objects.filter(
             version__model__in=visible.values("pk"),
@@ -118,24 +162,48 @@ def dashboard(user: Actor) -> dict[str, Any]:
         .defer("result", *(f"version__{field}" for field in UNSHOWN_VERSION_FIELDS))
         .order_by("created_at")[:DASHBOARD_ROWS]
     )
-    # One row more than shown tells whether there are more, without counting them all.
-    production = list(
-        versions.filter(status=VersionStatus.PRODUCTION).order_by("-status_changed_at")[
-            : DASHBOARD_ROWS + 1
-        ]
-    )
+    findings = []
+    for version in production:
+        verdicts = _verdicts(latest.get(version.pk, {}))
+        problems = _failing(verdicts)
+        if verdicts["fairness"] == "inconclusive":
+            problems.append("fairness inconclusive")
+        if problems:
+            findings.append({"version": version, "problems": problems})
     models = Paginator(visible, MODELS_ON_DASHBOARD).page(1)
+    roles = roles_of(user)
     return {
-        "pending": [
-            row
-            for row in rows
-            if can_sign
-            and row["version"].pk not in signed
-            and row["version"].status == VersionStatus.IN_REVIEW
-        ],
-        "in_review": rows,
-        "production": production[:DASHBOARD_ROWS],
-        "more_in_production": len(production) > DASHBOARD_ROWS,
+        "inbox": {
+            "pending": [
+                row
+                for row in rows
+                if can_sign
+                and row["version"].pk not in signed
+                and row["version"].status == VersionStatus.IN_REVIEW
+            ],
+            "changes": objections,
+            "failing": [row for row in rows if row["failing"]],
+            "ready": [
+                row
+                for row in rows
+                if row["version"].status == VersionStatus.APPROVED
+                and not row["failing"]
+                and row["version"].pk not in objected
+            ],
+            "findings": findings,
+        },
+        # Which inbox lists the person's roles make theirs.
+        "shows": {
+            "pending": can_sign,
+            "changes": bool(roles - {Role.AUDITOR}),
+            "failing": bool(roles - {Role.AUDITOR}),
+            "ready": rules.has_promoter_role(user),
+            "findings": bool(roles & {Role.RISK_OFFICER, Role.AUDITOR, Role.ADMIN}),
+        },
+        "candidates": rows,
+        "rows_shown": DASHBOARD_ROWS,
+        "production": production,
+        "more_in_production": more_in_production,
         "running": running,
         "models": models.object_list,
         "models_page": models,
@@ -270,6 +338,13 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
     )
     fairness = result(kinds.FAIRNESS)
     lime = result(kinds.LIME)
+    review_requests = list(version.review_requests.select_related("requested_by"))
+    conversation = version_conversation(version, user)
+    last_request = review_requests[0].created_at if review_requests else None
+    objected_since_request = any(
+        last_request is None or item["objection"].created_at >= last_request
+        for item in conversation["objections"]
+    )
     shap = result(kinds.SHAP)
     proxies = ((shap or {}).get("proxies") or {}).get("warnings") or []
     failing_fairness = fairness is not None and fairness.get("verdict") != "pass"
@@ -288,7 +363,12 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         if fairness
         else []
     )
-    can = rules.version_actions(user, version, fairness_verdict=(fairness or {}).get("verdict"))
+    can = rules.version_actions(
+        user,
+        version,
+        fairness_verdict=(fairness or {}).get("verdict"),
+        objected_since_request=objected_since_request,
+    )
     findings = fairness_findings(fairness) if fairness else []
     return {
         "model": version.model,
@@ -317,10 +397,58 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         ],
         "gates": result_gates,
         "signoffs": result_gates.standings[::-1],
-        "review_requests": version.review_requests.select_related("requested_by"),
+        "review_requests": review_requests,
+        "conversation": conversation,
+        "comment_max": COMMENT_MAX_CHARS,
         "production_version": production,
         "can": can,
         "decision": decision(
             version, result_gates, can, findings=findings, proxies=proxies, fixed_in=fixed_in
         ),
+    }
+
+
+def version_conversation(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
+    """A version's review conversation: its objections, each with what is asked, its owner,
+    its state and the answers to it; then the other comments, each with its replies. Two
+    queries, the comments bounded to the most recent ``CONVERSATION_ROWS``."""
+    objections = list(
+        version.objections.select_related("signoff", "raised_by", "owner", "resolved_by")
+        .defer("signoff__subject")
+        .order_by("created_at", "pk")
+    )
+    newest = list(version.comments.order_by("-created_at", "-pk")[: CONVERSATION_ROWS + 1])
+    truncated = len(newest) > CONVERSATION_ROWS
+    comments = newest[:CONVERSATION_ROWS][::-1]
+    by_pk = {c.pk: c for c in comments}
+
+    def root(comment: Comment) -> Comment:
+        seen = set()
+        while comment.reply_to_id in by_pk and comment.pk not in seen:
+            seen.add(comment.pk)
+            comment = by_pk[comment.reply_to_id]
+        return comment
+
+    answers: dict[int, list[Comment]] = {o.pk: [] for o in objections}
+    threads: dict[int, dict[str, Any]] = {}
+    for comment in comments:
+        if comment.objection_id in answers:
+            answers[comment.objection_id].append(comment)
+            continue
+        top = root(comment)
+        thread = threads.setdefault(top.pk, {"comment": top, "replies": []})
+        if top is not comment:
+            thread["replies"].append(comment)
+    return {
+        "objections": [
+            {
+                "objection": o,
+                "answers": answers[o.pk],
+                "can_resolve": o.is_open and rules.can_resolve_objection(user, o),
+            }
+            for o in objections
+        ],
+        "open": sum(1 for o in objections if o.is_open),
+        "threads": list(threads.values()),
+        "truncated": truncated,
     }

@@ -28,6 +28,12 @@ urlpatterns = [
     path(version + "promote/", versions.promote, name="version-promote"),
     path(version + "rollback/", versions.rollback, name="version-rollback"),
     path(version + "explain-row/", versions.explain_row, name="version-explain-row"),
+    path(version + "comments/", versions.comment_post, name="version-comment"),
+    path(
+        version + "objections/<int:objection_id>/resolve/",
+        versions.objection_resolve,
+        name="version-objection-resolve",
+    ),
     path(version + "bundle.zip", versions.version_bundle, name="version-bundle"),
     # A version's report progress and plots.
     path(version + "reports/status/", reports.report_status, name="report-status"),

@@ -30,6 +30,7 @@ from explain.models import Report, ReportFile
 from registry import services as registry_services
 from registry.models import ModelVersion, VersionStatus
 from registry.roles import Role
+from reviews.models import Objection, SignOff
 from tests.builders import PASSWORD, candidate, fair_frame, register
 
 ROLES = (
@@ -169,6 +170,13 @@ ROWS = [
     # (and for the auditor, who may not).
     Row("version-explain-row", "POST",                  (400, 400, 400, 400, 400, L,   404, 404, L),
         body={"row": 0}),
+    # The review conversation: the team and admins write, auditors read (403).
+    Row("version-comment", "POST",                      (302, 302, 302, 403, 302, L,   404, 404, L),
+        body={"body": "Why is occupation_score used?"}),
+    # The reviewer raised the objection: they, the team's risk officer and admins resolve it;
+    # the engineer it is asked of answers but may not close it.
+    Row("version-objection-resolve", "POST",            (403, 302, 302, 403, 302, L,   404, 404, L),
+        body={"note": "answered"}, status=VersionStatus.IN_REVIEW),
     Row("version-bundle", "GET",                        (403, 403, 403, 200, 200, L,   404, 404, L)),
     Row("report-status", "GET",                         (200, 200, 200, 200, 200, L,   404, 404, L)),
     Row("report-file", "GET",                           (200, 200, 200, 200, 200, L,   404, 404, L)),
@@ -231,7 +239,9 @@ def client_as(role: str, people: dict[str, Any], ci) -> APIClient:
     return client
 
 
-def url_of(row: Row, model, version: ModelVersion, report: Report, token) -> str:
+def url_of(
+    row: Row, model, version: ModelVersion, report: Report, token, objection: Objection
+) -> str:
     """The row's URL for the data at hand, filling in only the arguments its route takes."""
     pattern, _ = routes_under_test()[row.route]
     candidates = {
@@ -240,6 +250,7 @@ def url_of(row: Row, model, version: ModelVersion, report: Report, token) -> str
         "report_id": report.pk,
         "file_name": "plot.svg",
         "pk": token.pk,
+        "objection_id": objection.pk,
     }
     kwargs = {key: value for key, value in candidates.items() if f":{key}>" in pattern}
     return reverse(row.route, kwargs=kwargs)
@@ -252,6 +263,24 @@ def answer(response, path: str) -> int | str:
         assert response["Location"] == login + quote(path)
         return LOGIN
     return response.status_code
+
+
+def raised_by(reviewer, version: ModelVersion) -> Objection:
+    """An open objection of ``reviewer`` on the version, stored as the sign-off service would."""
+    signoff = SignOff.objects.create(
+        version=version,
+        user=reviewer,
+        signer_name=reviewer.username,
+        role=Role.REVIEWER,
+        decision="changes_requested",
+        meaning="I request changes.",
+        comment="more data",
+        signed_at=version.created_at,
+        policy_revision=1,
+        subject={},
+        subject_sha256="0" * 64,
+    )
+    return Objection.objects.create(version=version, signoff=signoff, raised_by=reviewer)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
@@ -274,7 +303,8 @@ def test_access(row: Row, request, model, ci, engineer, django_user_model):
         sha256="0" * 64,
     )
     token = registry_services.token_issue(actor=engineer, user=engineer, name="laptop").token
-    path = url_of(row, model, version, report, token)
+    objection = raised_by(people["reviewer"], version)
+    path = url_of(row, model, version, report, token, objection)
 
     got = {}
     for role in ROLES:

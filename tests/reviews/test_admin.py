@@ -6,9 +6,17 @@ import pytest
 from django.test import Client
 
 from registry.models import AuditEvent
-from reviews.models import ProductionEvent, ReviewPolicy, ReviewRequest, SignOff
-from reviews.services import version_promote
-from tests.builders import PASSWORD
+from reviews.models import (
+    Comment,
+    Decision,
+    Objection,
+    ProductionEvent,
+    ReviewPolicy,
+    ReviewRequest,
+    SignOff,
+)
+from reviews.services import comment_post, version_promote
+from tests.builders import PASSWORD, sign
 
 RECORDS = {
     "reviewpolicy": ReviewPolicy,
@@ -16,6 +24,7 @@ RECORDS = {
     "signoff": SignOff,
     "productionevent": ProductionEvent,
 }
+CONVERSATION = {"objection": Objection, "comment": Comment}
 
 
 @pytest.fixture
@@ -28,9 +37,19 @@ def staff(django_user_model):
 
 def test_reviews_records_are_read_only_in_the_admin(staff, approved, risk_officer):
     version_promote(actor=risk_officer, version=approved, reason="launch", replaces="")
+    assert_read_only(staff, RECORDS)
+
+
+def test_the_review_conversation_is_read_only_in_the_admin(staff, in_review, reviewer):
+    sign(in_review, reviewer, Decision.CHANGES_REQUESTED, comment="more data")
+    comment_post(actor=reviewer, version=in_review, body="Which quarter?")
+    assert_read_only(staff, CONVERSATION)
+
+
+def assert_read_only(staff, records) -> None:
     before = AuditEvent.objects.count()
 
-    for record, model in RECORDS.items():
+    for record, model in records.items():
         obj = model.objects.first()
         listing = staff.get(f"/admin/reviews/{record}/")
         detail = staff.get(f"/admin/reviews/{record}/{obj.pk}/change/")

@@ -156,14 +156,16 @@ def pages_of(model: RegisteredModel) -> dict[str, str]:
     }
 
 
-# Queries per page: the session and the user, then what the page itself reads.
+# Queries per page: the session and the user, then what the page itself reads. Every page
+# counts the reviewer's inbox for the header (one bounded count); the version page reads its
+# review conversation (objections, comments, review requests, and who may write in it).
 QUERIES = {
-    "dashboard": 11,
-    "model list": 6,
-    "model page": 12,
-    "version page": 25,  # with the fairness policy's word on group thresholds
-    "comparison": 14,
-    "audit page": 9,  # the visible models' names first, then their events by index
+    "dashboard": 13,  # the inbox: candidates and production in one report query, objections
+    "model list": 7,
+    "model page": 13,
+    "version page": 31,  # with the fairness policy's word on group thresholds
+    "comparison": 15,
+    "audit page": 10,  # the visible models' names first, then their events by index
 }
 
 

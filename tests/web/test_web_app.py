@@ -23,6 +23,8 @@ PAGE_NAMES = {
     "version-promote",
     "version-rollback",
     "version-explain-row",
+    "version-comment",
+    "version-objection-resolve",
     "version-bundle",
     "report-status",
     "report-file",

@@ -10,6 +10,8 @@ from django.utils.safestring import SafeString
 from explain import kinds, presenters
 from registry.permissions import can_export_audit
 from registry.types import AnyUser
+from reviews.selectors import INBOX_COUNT_CAP
+from reviews.selectors import inbox_counts as _inbox_counts
 
 register = template.Library()
 
@@ -53,3 +55,16 @@ def can_export(user: AnyUser) -> bool:
 def kpi_bar(value: float | None, target: float | None, comparator: str) -> SafeString:
     """A KPI's value as a bar against its target's tick (``explain.presenters.kpi_bar``)."""
     return presenters.kpi_bar(value, target, comparator)
+
+
+@register.simple_tag
+def inbox_counts(user: AnyUser) -> dict[str, Any]:
+    """The header's inbox counts (see ``reviews.selectors.inbox_counts``), with the total
+    shown as ``99+`` past the cap."""
+    counts = _inbox_counts(user)
+    total = sum(counts.values())
+    return {
+        **counts,
+        "total": total,
+        "shown": f"{INBOX_COUNT_CAP}+" if total > INBOX_COUNT_CAP else str(total),
+    }

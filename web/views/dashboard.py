@@ -13,5 +13,5 @@ from .. import pages
 
 @login_required
 def dashboard(request: SignedInRequest) -> HttpResponse:
-    """Pending reviews, versions held by gates, production versions, running reports."""
+    """The inbox for the person's roles, candidates, production versions, running reports."""
     return render(request, "reviews/dashboard.html", pages.dashboard(request.user))

@@ -6,21 +6,30 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from explain import services as explain_services
 from registry.errors import DomainError
 from registry.models import ModelVersion
+from registry.permissions import require
 from registry.selectors import version_for_user
 from registry.types import AnyUser, SignedInRequest
 from reviews import bundles, services
 from reviews.models import Decision
-from reviews.permissions import signing_roles
+from reviews.permissions import can_comment, can_resolve_objection, signing_roles
 
 from .. import pages
-from ..forms import ExplainRowForm, PromoteForm, ReviewRequestForm, RollbackForm, SignOffForm
+from ..forms import (
+    CommentForm,
+    ExplainRowForm,
+    ObjectionResolveForm,
+    PromoteForm,
+    ReviewRequestForm,
+    RollbackForm,
+    SignOffForm,
+)
 
 
 def _signing_roles(user: AnyUser) -> list[tuple[str, str]]:
@@ -43,6 +52,8 @@ def _render_version(
         "promote": PromoteForm(initial={"replaces": context["production_version"] or ""}),
         "rollback": RollbackForm(initial={"replaces": context["production_version"] or ""}),
         "explain_row": ExplainRowForm(rows=_evaluation_rows(version)),
+        "comment": CommentForm(),
+        "resolve": ObjectionResolveForm(),
         **forms,
     }
     return render(request, "reviews/version_detail.html", context, status=status)
@@ -175,6 +186,56 @@ def explain_row(request: SignedInRequest, name: str, version: str) -> HttpRespon
         ),
         "Explanation of the row queued; it appears below when ready.",
         fields={"params.rows": "row"},
+    )
+
+
+@login_required
+@require_POST
+def comment_post(request: SignedInRequest, name: str, version: str) -> HttpResponse:
+    """Post in the version's review conversation; auditors read it (403), outsiders get 404."""
+    obj = version_for_user(request.user, name, version)
+    require(
+        can_comment(request.user, obj), "Auditors read the conversation; they do not write in it."
+    )
+    form = CommentForm(request.POST)
+    return _act(
+        request,
+        obj,
+        "comment",
+        form,
+        lambda data: services.comment_post(
+            actor=request.user,
+            version=obj,
+            body=data["body"],
+            reply_to=data["reply_to"],
+            objection=data["objection"],
+        ),
+        "Comment posted.",
+    )
+
+
+@login_required
+@require_POST
+def objection_resolve(
+    request: SignedInRequest, name: str, version: str, objection_id: int
+) -> HttpResponse:
+    """Mark an objection answered: its raiser, a risk officer of the team, or an admin."""
+    obj = version_for_user(request.user, name, version)
+    objection = get_object_or_404(obj.objections, pk=objection_id)
+    require(
+        can_resolve_objection(request.user, objection),
+        "Whoever raised the objection, a risk officer of the team or an admin resolves it.",
+    )
+    form = ObjectionResolveForm(request.POST)
+    return _act(
+        request,
+        obj,
+        "resolve",
+        form,
+        lambda data: services.objection_resolve(
+            actor=request.user, objection=objection, note=data["note"]
+        ),
+        "Objection resolved.",
     )
 
 
