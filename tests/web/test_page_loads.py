@@ -130,7 +130,7 @@ QUERIES = {
     "dashboard": 11,
     "model list": 6,
     "model page": 12,
-    "version page": 24,
+    "version page": 22,  # the version with its model, data set and model file in one query
     "comparison": 14,
     "audit page": 9,  # the visible models' names first, then their events by index
 }
