@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,28 +39,61 @@ class RunOutput:
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
 
 
+# Set by ``model_settings_read_once``: each model's settings already read in the block.
+_READ: ContextVar[dict[tuple[str, int], Any] | None] = ContextVar("_READ", default=None)
+
+
+@contextmanager
+def model_settings_read_once() -> Iterator[None]:
+    """Within the block, a model's fairness policy and KPI definitions are read from the
+    database once, however many kinds' default params ask for them (a registration asks
+    four times for three reports). Only for a block that does not change them."""
+    token = _READ.set({})
+    try:
+        yield
+    finally:
+        _READ.reset(token)
+
+
+def _read_once(key: tuple[str, int], read: Callable[[], Any]) -> Any:
+    done = _READ.get()
+    if done is None:
+        return read()
+    if key not in done:
+        done[key] = read()
+    return done[key]
+
+
 def fairness_policy_of(model: RegisteredModel) -> dict[str, Any]:
     """The model's saved fairness policy, or the defaults."""
-    policy = FairnessPolicy.objects.filter(model=model).first()
-    return policy.engine_policy() if policy else fairness.FairnessPolicy().to_dict()
+
+    def read() -> dict[str, Any]:
+        policy = FairnessPolicy.objects.filter(model=model).first()
+        return policy.engine_policy() if policy else fairness.FairnessPolicy().to_dict()
+
+    return _read_once(("policy", model.pk), read)
 
 
 def kpi_definitions(version: ModelVersion) -> list[dict[str, Any]]:
     """The model's KPIs as a KPI report takes them."""
-    kpis = KPI.objects.filter(objective__model=version.model).select_related("objective")
-    return [
-        {
-            "id": kpi.pk,
-            "objective": kpi.objective.title,
-            "name": kpi.name,
-            "metric_key": kpi.metric_key,
-            "comparator": kpi.comparator,
-            "target": kpi.target,
-            "unit": kpi.unit,
-            "blocking": kpi.blocking,
-        }
-        for kpi in kpis.order_by("objective_id", "id")
-    ]
+
+    def read() -> list[dict[str, Any]]:
+        kpis = KPI.objects.filter(objective__model_id=version.model_id).select_related("objective")
+        return [
+            {
+                "id": kpi.pk,
+                "objective": kpi.objective.title,
+                "name": kpi.name,
+                "metric_key": kpi.metric_key,
+                "comparator": kpi.comparator,
+                "target": kpi.target,
+                "unit": kpi.unit,
+                "blocking": kpi.blocking,
+            }
+            for kpi in kpis.order_by("objective_id", "id")
+        ]
+
+    return _read_once(("kpis", version.model_id), read)
 
 
 def fairness_defaults(version: ModelVersion) -> dict[str, Any]:

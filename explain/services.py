@@ -158,18 +158,20 @@ def reports_for_new_version(*, version: ModelVersion, actor: Actor) -> list[Audi
     has_model_file = hasattr(version, "model_file")
     requested_by = actor if actor and actor.is_authenticated else None
     reports = []
-    for key, spec in kinds.KINDS.items():
-        if spec.automatic and (has_model_file or not spec.needs_model_file):
-            merged = _report_params(version, key, None)
-            reports.append(
-                Report(
-                    version=version,
-                    kind=key,
-                    params=merged,
-                    params_sha256=params_hash(merged),
-                    requested_by=requested_by,
+    # The kinds' defaults share the model's policy and KPIs: one read of each for all.
+    with runners.model_settings_read_once():
+        for key, spec in kinds.KINDS.items():
+            if spec.automatic and (has_model_file or not spec.needs_model_file):
+                merged = _report_params(version, key, None)
+                reports.append(
+                    Report(
+                        version=version,
+                        kind=key,
+                        params=merged,
+                        params_sha256=params_hash(merged),
+                        requested_by=requested_by,
+                    )
                 )
-            )
     # A new version has no reports yet, so none of these can already exist.
     Report.objects.bulk_create(reports)
     _enqueue_on_commit([report.pk for report in reports])

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,39 +77,38 @@ _COMPRESSED_MAGIC = {
 }
 _ZIP_MAGIC = b"PK\x03\x04"
 
-# Public estimators, by public module; resolved to the defining module skops records.
+# Public estimators, by the module that defines them: the name skops records for each type.
+# Written out for the pinned scikit-learn (1.9.1) rather than resolved by importing it, which
+# took 1.5 s of the first registration with a model file in each web process;
+# tests/registry/test_model_file_allow_list.py checks each name still is the object it names.
 _ESTIMATORS: dict[str, tuple[str, ...]] = {
-    "sklearn.linear_model": (
-        "LogisticRegression",
-        "LogisticRegressionCV",
-        "SGDClassifier",
-        "RidgeClassifier",
-        "Perceptron",
-        "LinearRegression",
-        "Ridge",
-        "Lasso",
-        "ElasticNet",
-    ),
-    "sklearn.tree": (
+    "sklearn.linear_model._logistic": ("LogisticRegression", "LogisticRegressionCV"),
+    "sklearn.linear_model._stochastic_gradient": ("SGDClassifier",),
+    "sklearn.linear_model._ridge": ("RidgeClassifier", "Ridge"),
+    "sklearn.linear_model._perceptron": ("Perceptron",),
+    "sklearn.linear_model._base": ("LinearRegression",),
+    "sklearn.linear_model._coordinate_descent": ("Lasso", "ElasticNet"),
+    "sklearn.tree._classes": (
         "DecisionTreeClassifier",
         "DecisionTreeRegressor",
         "ExtraTreeClassifier",
         "ExtraTreeRegressor",
     ),
-    "sklearn.ensemble": (
+    "sklearn.ensemble._forest": (
         "RandomForestClassifier",
         "RandomForestRegressor",
         "ExtraTreesClassifier",
         "ExtraTreesRegressor",
-        "GradientBoostingClassifier",
-        "GradientBoostingRegressor",
+    ),
+    "sklearn.ensemble._gb": ("GradientBoostingClassifier", "GradientBoostingRegressor"),
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting": (
         "HistGradientBoostingClassifier",
         "HistGradientBoostingRegressor",
-        "AdaBoostClassifier",
-        "VotingClassifier",
-        "StackingClassifier",
     ),
-    "sklearn.preprocessing": (
+    "sklearn.ensemble._weight_boosting": ("AdaBoostClassifier",),
+    "sklearn.ensemble._voting": ("VotingClassifier",),
+    "sklearn.ensemble._stacking": ("StackingClassifier",),
+    "sklearn.preprocessing._data": (
         "StandardScaler",
         "MinMaxScaler",
         "MaxAbsScaler",
@@ -119,29 +117,23 @@ _ESTIMATORS: dict[str, tuple[str, ...]] = {
         "Binarizer",
         "QuantileTransformer",
         "PowerTransformer",
-        "OneHotEncoder",
-        "OrdinalEncoder",
-        "TargetEncoder",
-        "KBinsDiscretizer",
-        "LabelEncoder",
-        "LabelBinarizer",
-        "PolynomialFeatures",
-        "SplineTransformer",
-        # Its func must itself be allowed below, so arbitrary callables are refused.
-        "FunctionTransformer",
     ),
-    "sklearn.impute": ("SimpleImputer", "MissingIndicator"),
-    "sklearn.compose": ("ColumnTransformer",),
+    "sklearn.preprocessing._encoders": ("OneHotEncoder", "OrdinalEncoder"),
+    "sklearn.preprocessing._target_encoder": ("TargetEncoder",),
+    "sklearn.preprocessing._discretization": ("KBinsDiscretizer",),
+    "sklearn.preprocessing._label": ("LabelEncoder", "LabelBinarizer"),
+    "sklearn.preprocessing._polynomial": ("PolynomialFeatures", "SplineTransformer"),
+    # Its func must itself be allowed below, so arbitrary callables are refused.
+    "sklearn.preprocessing._function_transformer": ("FunctionTransformer",),
+    "sklearn.impute._base": ("SimpleImputer", "MissingIndicator"),
+    "sklearn.compose._column_transformer": ("ColumnTransformer",),
     "sklearn.pipeline": ("Pipeline", "FeatureUnion"),
-    "sklearn.feature_selection": (
-        "SelectKBest",
-        "SelectPercentile",
-        "VarianceThreshold",
-        "SelectFromModel",
-    ),
+    "sklearn.feature_selection._univariate_selection": ("SelectKBest", "SelectPercentile"),
+    "sklearn.feature_selection._variance_threshold": ("VarianceThreshold",),
+    "sklearn.feature_selection._from_model": ("SelectFromModel",),
     "sklearn.naive_bayes": ("GaussianNB", "BernoulliNB"),
     "sklearn.discriminant_analysis": ("LinearDiscriminantAnalysis",),
-    "sklearn.neural_network": ("MLPClassifier",),
+    "sklearn.neural_network._multilayer_perceptron": ("MLPClassifier",),
     "sklearn.calibration": ("CalibratedClassifierCV",),
     "sklearn.isotonic": ("IsotonicRegression",),
     "sklearn.dummy": ("DummyClassifier", "DummyRegressor"),
@@ -180,7 +172,7 @@ _INTERNALS: dict[str, tuple[str, ...]] = {
     "sklearn.calibration": ("_CalibratedClassifier", "_SigmoidCalibration"),
     "sklearn.utils._bunch": ("Bunch",),
     "sklearn.utils.validation": ("check_array",),
-    "sklearn.feature_selection": ("f_classif", "f_regression", "chi2"),
+    "sklearn.feature_selection._univariate_selection": ("f_classif", "f_regression", "chi2"),
 }
 
 _PLAIN_TYPES = frozenset(
@@ -237,16 +229,8 @@ class ModelFileInfo:
 
 
 def _qualified_names(spec: dict[str, tuple[str, ...]]) -> frozenset[str]:
-    """Fully qualified names (defining module) of the objects named in ``spec``."""
-    names = set()
-    for module_name, attrs in spec.items():
-        module = importlib.import_module(module_name)
-        for attr in attrs:
-            obj = getattr(module, attr, None)
-            if obj is None:  # not in this scikit-learn version
-                continue
-            names.add(f"{obj.__module__}.{obj.__qualname__}")
-    return frozenset(names)
+    """The names in ``spec`` qualified by their module, as skops records them."""
+    return frozenset(f"{module}.{name}" for module, names in spec.items() for name in names)
 
 
 @functools.cache

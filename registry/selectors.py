@@ -32,15 +32,14 @@ def versions_visible_to(user: AnyUser, token: ApiToken | None = None) -> QuerySe
 def version_for_user(
     user: AnyUser, model_name: str, version: str, token: ApiToken | None = None
 ) -> ModelVersion:
-    """One version of a visible model, or NotFound."""
-    model = model_for_user(user, model_name, token)
+    """One version of a visible model, or NotFound: one query for a version that is there."""
+    visible = models_visible_to(user, token).filter(name=model_name)
     try:
-        return (
-            model.versions.select_related("model", "submitted_by", "evaluation_data")
-            .select_related("model__owner_team")
-            .get(version=version)
-        )
+        return ModelVersion.objects.select_related(
+            "model__owner_team", "submitted_by", "evaluation_data", "model_file"
+        ).get(model__in=visible.values("pk"), version=version)
     except ModelVersion.DoesNotExist:
+        model_for_user(user, model_name, token)  # NotFound naming the model, for an outsider
         raise NotFound(f"Model {model_name!r} has no version {version!r}.") from None
 
 

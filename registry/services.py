@@ -271,10 +271,9 @@ def version_register(
     )
     validate_instance(version, prefix="metadata.", exclude=["model", "submitted_by"])
 
-    repeated = _existing_registration(model, version.version, content_sha, idempotency_key)
-    if repeated:
-        return repeated
-
+    # No look-up first: a repeat, or a clash with an earlier version or key, is the unique
+    # constraints' IntegrityError on the version's insert, the first write (before any file
+    # is stored), and is answered below; a new version, the usual case, costs no query.
     stored: list[str] = []
     folder = f"{model.name}/{version.version}"
     # Set by the first on-commit callback: from then on the version is durable, and neither
@@ -349,7 +348,7 @@ def version_register(
             return Registration(version, created=True)
         _delete_unless_committed(stored, version)
         if isinstance(exc, IntegrityError):
-            # A concurrent request registered the same version first.
+            # A repeat, a clash, or a concurrent request that registered it first.
             repeated = _existing_registration(model, version.version, content_sha, idempotency_key)
             if repeated:
                 return repeated

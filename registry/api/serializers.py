@@ -232,6 +232,11 @@ class VersionRegisterInput(serializers.Serializer):
     model = serializers.FileField(required=False, help_text="Optional model file (skops)")
 
 
+# Writes times as the generic output's DateTimeField does (kept out of the class: a field
+# there would be taken as one of its declared fields).
+_TIME = serializers.DateTimeField()
+
+
 class VersionOutput(serializers.ModelSerializer):
     model: serializers.SlugRelatedField[RegisteredModel] = serializers.SlugRelatedField(
         slug_field="name", read_only=True
@@ -268,6 +273,36 @@ class VersionOutput(serializers.ModelSerializer):
             "reports_url",
             "web_url",
         )
+
+    # The fields above describe the output (the schema is read from them); this writes it
+    # directly. DRF builds a ModelSerializer's fields afresh for every instance: 2.9 ms of the
+    # 3.5 ms this took on every version GET and registration. Kept equal to the generic
+    # output by tests/registry/test_api_output.py.
+    _TEXT = (
+        "version",
+        "status",
+        "artifact_uri",
+        "artifact_sha256",
+        "code_commit",
+        "training_data_uri",
+        "training_data_sha256",
+    )
+
+    def to_representation(self, instance: ModelVersion) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": instance.model.name}
+        for name in self._TEXT:
+            out[name] = str(getattr(instance, name))
+        for name in ("metrics", "params", "tags"):
+            out[name] = getattr(instance, name)
+        out["submitted_by"] = instance.submitted_by.username
+        out["content_sha256"] = instance.content_sha256
+        out["created_at"] = _TIME.to_representation(instance.created_at)
+        out["evaluation_data"] = self.get_evaluation_data(instance)
+        out["model_file"] = self.get_model_file(instance)
+        out["url"] = url = self.get_url(instance)
+        out["reports_url"] = url + "reports/"
+        out["web_url"] = self.get_web_url(instance)
+        return out
 
     def get_evaluation_data(self, obj: ModelVersion) -> dict[str, Any] | None:
         data = getattr(obj, "evaluation_data", None)

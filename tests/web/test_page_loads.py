@@ -163,7 +163,7 @@ QUERIES = {
     "dashboard": 13,  # the inbox: candidates and production in one report query, objections
     "model list": 7,
     "model page": 13,
-    "version page": 31,  # with the fairness policy's word on group thresholds
+    "version page": 29,  # the version with its model, data set and model file in one query
     "comparison": 15,
     "audit page": 10,  # the visible models' names first, then their events by index
 }
