@@ -19,9 +19,10 @@ from registry.selectors import models_visible_to
 from registry.types import Actor, AnyUser
 from reviews import gates
 from reviews import permissions as rules
-from reviews.models import SignOff
+from reviews.models import Decision, SignOff
 from reviews.policies import policy_current
 from reviews.selectors import timeline
+from reviews.services import MEANINGS
 
 # What version rows show of each kind's latest result, read from the result in SQL: the
 # rows never load a whole result (name: (kind, key in the result)).
@@ -234,6 +235,7 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
     )
     fairness = result(kinds.FAIRNESS)
     lime = result(kinds.LIME)
+    can = rules.version_actions(user, version, fairness_verdict=(fairness or {}).get("verdict"))
     return {
         "model": version.model,
         "version": version,
@@ -262,7 +264,30 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         "signoffs": result_gates.standings[::-1],
         "review_requests": version.review_requests.select_related("requested_by"),
         "production_version": production,
-        "can": rules.version_actions(
-            user, version, fairness_verdict=(fairness or {}).get("verdict")
-        ),
+        "can": can,
+        **signing(user, result_gates, can),
+    }
+
+
+def signing(user: AnyUser, result: gates.GateResult, can: dict[str, bool]) -> dict[str, Any]:
+    """What the signing box shows: before signing, what a signature would mean (the decisions
+    offered, each with its statement, and the role it is made in); after, the person's own
+    signatures that count, in place of the form while nothing else is theirs to sign."""
+    mine = [s for s in result.standings if s.signoff.user_id == user.pk]
+    current = [s.signoff for s in mine if s.counts]
+    decided = {s.decision for s in current}
+    offered = [
+        decision
+        for decision in Decision
+        if (decision != Decision.APPROVED or can["approve"])
+        and (decision != Decision.FAIRNESS_OVERRIDE or can["override"])
+    ]
+    still_open = can["override"] and Decision.FAIRNESS_OVERRIDE not in decided
+    role = rules.default_signing_role(user)
+    return {
+        "my_signoffs": current[::-1],
+        "my_lapsed": [s for s in mine if not s.counts][::-1],
+        "sign_form": can["sign"] and (not current or still_open),
+        "meanings": [(decision.label, MEANINGS[decision]) for decision in offered],
+        "signing_role": role.label if role else "",
     }

@@ -162,9 +162,9 @@ ROWS = [
         body=SIGN, status=VersionStatus.IN_REVIEW),
     # The gates fail (promote) and nothing was ever in production (roll back): 400 for all.
     Row("version-promote", "POST",                      (400, 400, 400, 400, 400, L,   404, 404, L),
-        body={"reason": "launch", "replaces": ""}, status=VersionStatus.APPROVED),
+        body={"reason": "launch", "replaces": "", "confirmed": "yes"}, status=VersionStatus.APPROVED),
     Row("version-rollback", "POST",                     (400, 400, 400, 400, 400, L,   404, 404, L),
-        body={"reason": "revert", "replaces": ""}, status=VersionStatus.ARCHIVED),
+        body={"reason": "revert", "replaces": "", "confirmed": "yes"}, status=VersionStatus.ARCHIVED),
     # The version has no model file, so no row can be explained: 400 for those who may ask
     # (and for the auditor, who may not).
     Row("version-explain-row", "POST",                  (400, 400, 400, 400, 400, L,   404, 404, L),
