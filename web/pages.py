@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, JSONField, When
+from django.db.models import Case, Count, JSONField, When
 from django.db.models.fields.json import KeyTransform
 
 from explain import kinds
@@ -15,11 +15,12 @@ from explain.models import Report, ReportStatus
 from explain.presenters import fairness_sections, lime_rows
 from explain.selectors import latest_by_version, latest_reports, newest_of_each_kind
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
+from registry.roles import approvals_in_words
 from registry.selectors import models_visible_to
 from registry.types import Actor, AnyUser
 from reviews import gates
 from reviews import permissions as rules
-from reviews.models import Decision, SignOff
+from reviews.models import Decision, ReviewPolicy, SignOff
 from reviews.policies import policy_current
 from reviews.selectors import timeline
 from reviews.services import MEANINGS
@@ -290,4 +291,53 @@ def signing(user: AnyUser, result: gates.GateResult, can: dict[str, bool]) -> di
         "sign_form": can["sign"] and (not current or still_open),
         "meanings": [(decision.label, MEANINGS[decision]) for decision in offered],
         "signing_role": role.label if role else "",
+    }
+
+
+def _policy_values(fields: dict[str, Any]) -> dict[str, str]:
+    """A policy's rules in words, by field."""
+    yes_no = {True: "yes", False: "no"}
+    return {
+        "required_approvals": approvals_in_words(fields["required_approvals"]),
+        "require_fairness_not_failed": yes_no[bool(fields["require_fairness_not_failed"])],
+        "require_blocking_kpis_met": yes_no[bool(fields["require_blocking_kpis_met"])],
+        "require_shap_report": yes_no[bool(fields["require_shap_report"])],
+        "signoff_valid_days": f"{fields['signoff_valid_days']} days",
+    }
+
+
+POLICY_LABELS = {
+    "required_approvals": "Approvals required",
+    "require_fairness_not_failed": "Fairness verdict must not be fail",
+    "require_blocking_kpis_met": "Blocking KPIs must be met",
+    "require_shap_report": "SHAP report required",
+    "signoff_valid_days": "Sign-offs valid for",
+}
+
+
+def policy_change(model: RegisteredModel, current: ReviewPolicy, changes: dict) -> dict[str, Any]:
+    """A review policy change, old against new, and the sign-offs it would stop counting
+    (every sign-off is made under one revision; a new revision lapses them)."""
+    old = _policy_values(current.as_dict())
+    new = _policy_values(current.as_dict() | changes)
+    rows = [
+        (label, old[key], new[key], old[key] != new[key]) for key, label in POLICY_LABELS.items()
+    ]
+    changed = any(row[3] for row in rows) or current.pk is None
+    lapsing = list(
+        SignOff.objects.filter(
+            version__model=model,
+            version__status__in=rules.SIGN_IN,
+            policy_revision=current.revision,
+        )
+        .values_list("version__version")
+        .annotate(n=Count("pk"))
+        .order_by("version__version")
+    )
+    return {
+        "rows": rows,
+        "changed": changed,
+        "saved": current.pk is not None,
+        "next_revision": current.revision + 1 if current.pk else current.revision,
+        "lapsing": lapsing if changed else [],
     }

@@ -7,8 +7,8 @@ from typing import Any
 from django import template
 
 from explain import kinds
+from registry import roles
 from registry.permissions import can_export_audit
-from registry.roles import Role
 from registry.types import AnyUser
 
 register = template.Library()
@@ -51,14 +51,11 @@ def can_export(user: AnyUser) -> bool:
 
 @register.filter
 def role_label(value: str) -> str:
-    """A role key in words (``risk_officer`` -> ``Risk officer``); an unknown key as it is."""
-    return str(Role(value).label) if value in Role.values else str(value)
+    """A role key in words (``risk_officer`` -> ``Risk officer``)."""
+    return roles.role_label(value)
 
 
 @register.filter
 def approvals_in_words(required: dict[str, int] | None) -> str:
     """A policy's required approvals in words: ``1 reviewer, 1 risk officer``."""
-    return (
-        ", ".join(f"{n} {role_label(role).lower()}" for role, n in (required or {}).items())
-        or "none"
-    )
+    return roles.approvals_in_words(required)
