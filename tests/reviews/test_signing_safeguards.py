@@ -4,9 +4,12 @@ before a promotion or a rollback."""
 
 from __future__ import annotations
 
+import pytest
 from django.urls import reverse
 
+from registry.errors import InvalidInput
 from registry.models import AuditEvent, ModelVersion, VersionStatus
+from reviews import services
 from reviews.models import ProductionEvent, SignOff
 from reviews.services import MEANINGS
 from tests.builders import PASSWORD, fresh, web
@@ -75,8 +78,6 @@ def test_after_signing_the_box_says_what_was_signed_and_when_instead_of_the_form
 def test_a_signature_that_no_longer_counts_brings_the_form_back_saying_why(
     in_review, reviewer, risk_officer
 ):
-    from reviews import services
-
     browser = web(reviewer)
     browser.post(url("version-sign-off", in_review), {"decision": "approved", "password": PASSWORD})
     services.policy_update(actor=risk_officer, model=in_review.model, signoff_valid_days=30)
@@ -180,3 +181,19 @@ def test_an_outsider_gets_404_at_the_confirmation_step(approved, outsider):
     assert response.status_code == 404
     assert "credit-default" not in text(response)
     assert fresh(approved).status == VersionStatus.APPROVED
+
+
+def test_a_role_the_signer_does_not_hold_is_refused_in_words(in_review, reviewer):
+    with pytest.raises(InvalidInput) as refused:
+        services.signoff_record(
+            actor=reviewer,
+            version=in_review,
+            decision="approved",
+            password=PASSWORD,
+            role="risk_officer",
+        )
+
+    assert refused.value.errors == {
+        "role": ["You cannot sign as risk officer; you may sign as reviewer."]
+    }
+    assert not SignOff.objects.exists()
