@@ -37,6 +37,7 @@ class FairnessPolicyAdmin(AuditedAdmin):
         "disparate_impact_min",
         "disparate_impact_max",
         "min_group_size",
+        "group_thresholds",
         "updated_at",
     )
 

@@ -83,6 +83,14 @@ class ReportFile(models.Model):
         return self.name
 
 
+class GroupThresholds(models.TextChoices):
+    """Whether the version page offers a group-specific decision threshold as a remedy."""
+
+    WITHHOLD = "withhold", "Withhold: never suggest a threshold per protected group"
+    CAVEAT = "caveat", "Show the preview with a caveat naming the legal risk"
+    SHOW = "show", "Show the preview (the attributes are not legally protected here)"
+
+
 class FairnessPolicy(models.Model):
     """The bands a model's fairness metrics must stay in; defaults apply until one is saved."""
 
@@ -104,6 +112,13 @@ class FairnessPolicy(models.Model):
     )
     bootstrap_samples = models.PositiveIntegerField(
         default=1000, validators=[MinValueValidator(0), MaxValueValidator(100_000)]
+    )
+    group_thresholds = models.CharField(
+        max_length=10,
+        choices=GroupThresholds.choices,
+        default=GroupThresholds.WITHHOLD,
+        help_text="A threshold per protected group is disparate treatment in many jurisdictions "
+        "(e.g. ECOA / Regulation B in US consumer credit): withheld unless this says otherwise.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

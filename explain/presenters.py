@@ -1,11 +1,15 @@
-"""Shape report results for pages: fairness rows with interval whiskers, LIME weight bars."""
+"""Shape report results for pages: fairness rows with interval whiskers, mitigation hints
+that are safe to follow, LIME weight bars."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+from .models import GroupThresholds
 
 METRIC_LABELS = {
     "statistical_parity_difference": "Statistical parity difference",
@@ -85,17 +89,142 @@ def _comparison_rows(comparison: dict[str, Any], policy: dict[str, Any]) -> list
     return rows
 
 
+# Reweighing weights this close to 1 mean the evaluation labels are balanced across groups,
+# so reweighing cannot be what closes the gap.
+BALANCED_WEIGHT = 0.05
+LEGAL_RISK = (
+    "A different approval threshold per protected group is disparate treatment in many "
+    "jurisdictions (for example ECOA and Regulation B in US consumer credit); ask legal counsel "
+    "before relying on it."
+)
+
+
+def mitigation_hints(
+    mitigation: dict[str, Any] | None,
+    proxies: Sequence[dict[str, Any]],
+    group_thresholds: str,
+    fixed_in: dict[str, str],
+) -> list[dict[str, Any]]:
+    """What could close a failing comparison, most useful first: a proxy feature to remove or
+    rework (and a later version that did), then reweighing only where it would change
+    anything, then a threshold per group only as the fairness policy allows."""
+    hints: list[dict[str, Any]] = [
+        {"kind": "proxy", "proxy": proxy, "fixed_in": fixed_in.get(proxy["feature"])}
+        for proxy in proxies
+    ]
+    weights = (mitigation or {}).get("reweighing")
+    if weights:
+        values = [
+            value
+            for side in ("privileged", "unprivileged")
+            for value in weights[side].values()
+            if value is not None
+        ]
+        balanced = bool(values) and all(abs(value - 1) <= BALANCED_WEIGHT for value in values)
+        hints.append(
+            {
+                "kind": "reweighing",
+                "weights": weights,
+                "balanced": balanced,
+                "range": (min(values), max(values)) if values else None,
+            }
+        )
+    thresholds = (mitigation or {}).get("thresholds")
+    if thresholds and thresholds.get("available"):
+        if group_thresholds == GroupThresholds.WITHHOLD:
+            hints.append({"kind": "thresholds-withheld", "legal_risk": LEGAL_RISK})
+        else:
+            hints.append(
+                {
+                    "kind": "thresholds",
+                    "preview": thresholds,
+                    "legal_risk": LEGAL_RISK if group_thresholds == GroupThresholds.CAVEAT else "",
+                }
+            )
+    return hints
+
+
+def _band_text(metric: str, band: tuple[float, float]) -> str:
+    low, high = band
+    if metric == "disparate_impact":
+        return f"{low:.2f} to {high:.2f}"
+    return f"within ±{high:.2f}"
+
+
+def _outside(value: float | None, band: tuple[float, float]) -> float:
+    """How far a value lies outside its band (0 inside; undefined values last)."""
+    if value is None:
+        return -1.0
+    return max(band[0] - value, value - band[1], 0.0)
+
+
+def fairness_findings(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric that did not pass, as a sentence with its number, interval and band:
+    failing before inconclusive, attributes before intersections, then the farthest outside
+    its band first."""
+    policy = result["policy"]
+    level = policy.get("confidence_level", 0.95)
+    findings = []
+    units = [(name, unit, False) for name, unit in result.get("attributes", {}).items()]
+    units += [(name, unit, True) for name, unit in result.get("intersections", {}).items()]
+    for name, unit, intersection in units:
+        privileged = " or ".join(_label(p) for p in unit.get("privileged") or []) or "privileged"
+        comparisons = unit.get("comparisons", [])
+        named = [c["unprivileged"] for c in comparisons if c["kind"] != "aggregate"]
+        for comparison in comparisons:
+            unprivileged = comparison["unprivileged"]
+            if comparison["kind"] == "aggregate" and unprivileged in named:
+                continue  # the same rows as that group's own comparison
+            if comparison["kind"] == "aggregate" and len(unprivileged) > 1:
+                group = "(all unprivileged)"
+            else:
+                group = " or ".join(_label(u) for u in unprivileged)
+            for metric, data in comparison["metrics"].items():
+                if data["verdict"] == "pass":
+                    continue
+                band = _band(policy, metric)
+                value, ci = data["value"], data.get("ci")
+                shown = "undefined" if value is None else f"{value:.2f}"
+                if ci:
+                    shown += f" [{level:.0%} CI {ci[0]:.2f} to {ci[1]:.2f}]"
+                label = METRIC_LABELS.get(metric, metric)
+                findings.append(
+                    {
+                        "attribute": name,
+                        "intersection": intersection,
+                        "anchor": "fairness-" + name.replace("&", "-"),
+                        "metric": metric,
+                        "verdict": data["verdict"],
+                        "text": f"{label}, {name.replace('&', ' & ')} {group} vs {privileged}: "
+                        f"{shown}, policy {_band_text(metric, band)}",
+                        "reason": data.get("reason", ""),
+                        "outside": _outside(value, band),
+                    }
+                )
+    # Single attributes before their intersections, which refine them.
+    findings.sort(key=lambda f: (f["verdict"] != "fail", f["intersection"], -f["outside"]))
+    return findings
+
+
 def _label(group: Any) -> str:
     return " & ".join(map(str, group)) if isinstance(group, list | tuple) else str(group)
 
 
-def fairness_sections(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """One section per protected attribute and per intersection, ready for the template."""
+def fairness_sections(
+    result: dict[str, Any],
+    *,
+    proxies: Sequence[dict[str, Any]] = (),
+    group_thresholds: str = GroupThresholds.WITHHOLD,
+    fixed_in: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """One section per protected attribute and per intersection, ready for the template;
+    ``proxies`` are the SHAP report's proxy warnings, shown with the attribute they carry."""
     policy = result["policy"]
     sections = []
     units = [(name, unit, False) for name, unit in result.get("attributes", {}).items()]
     units += [(name, unit, True) for name, unit in result.get("intersections", {}).items()]
     for name, unit, intersection in units:
+        carried = [p for p in proxies if p.get("attribute") in name.split("&")]
         comparisons = [
             {
                 "title": "all unprivileged vs privileged"
@@ -105,31 +234,68 @@ def fairness_sections(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "verdict": c["verdict"],
                 "rows": _comparison_rows(c, policy),
                 "data_bias": c.get("data_bias"),
-                "mitigation": c.get("mitigation"),
+                "hints": mitigation_hints(
+                    c.get("mitigation"), carried, group_thresholds, fixed_in or {}
+                )
+                if c["verdict"] != "pass"
+                else [],
             }
             for c in unit.get("comparisons", [])
         ]
         sections.append(
             {
                 "name": name.replace("&", " & "),
+                "anchor": "fairness-" + name.replace("&", "-"),
                 "intersection": intersection,
                 "privileged": unit.get("privileged"),
                 "verdict": unit.get("verdict"),
                 "groups": unit.get("groups", []),
                 "comparisons": comparisons,
+                "proxies": carried,
             }
         )
     return sections
 
 
 def lime_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """LIME explanations with bar widths (percent of the largest |weight| in the row)."""
+    """LIME explanations with diverging bars: each weight's bar starts at the middle (zero)
+    and runs right when it raises the favourable outcome, left when it lowers it, its length
+    in percent of the half-width for the largest |weight| in the row."""
     rows = []
     for row in result.get("rows", []):
-        largest = max((abs(f["weight"]) for f in row["features"]), default=0) or 1
-        features = [
-            {**f, "width": round(abs(f["weight"]) / largest * 100, 1), "positive": f["weight"] >= 0}
-            for f in row["features"]
-        ]
+        largest = max((abs(f["weight"] or 0) for f in row["features"]), default=0) or 1
+        features = []
+        for f in row["features"]:
+            weight = f["weight"] or 0
+            half = round(abs(weight) / largest * 50, 1)
+            features.append(
+                {
+                    **f,
+                    "positive": weight >= 0,
+                    "x": 50 if weight >= 0 else round(50 - half, 1),
+                    "width": half,
+                }
+            )
         rows.append({**row, "features": features})
     return rows
+
+
+def kpi_bar(value: float | None, target: float | None, comparator: str) -> SafeString:
+    """A small inline SVG: the value as a bar against the target as a tick, on an axis from
+    zero to a little past the larger; the words beside it carry the meaning, not the colour."""
+    if value is None or target is None:
+        return mark_safe("")
+    top = max(abs(value), abs(target)) * 1.2 or 1.0
+    width, height = 120, 14
+
+    def x(v: float) -> float:
+        return round(min(abs(v) / top, 1) * width, 1)
+
+    label = f"value {value:g} against target {comparator} {target:g}"
+    # Every interpolated value is a number except the label, which is escaped.
+    return mark_safe(  # noqa: S308
+        f'<svg class="kpi-bar" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(label)}"><rect class="kb-track" width="{width}" height="{height}"/>'
+        f'<rect class="kb-value" y="3" width="{x(value)}" height="{height - 6}"/>'
+        f'<line class="kb-target" x1="{x(target)}" x2="{x(target)}" y1="0" y2="{height}"/></svg>'
+    )

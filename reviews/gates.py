@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from explain import kinds
 from explain.models import Report, ReportStatus
+from explain.presenters import fairness_findings
 from explain.selectors import latest_reports
 from registry.audit.chain import canonical_json
 from registry.models import ModelVersion, VersionStatus
@@ -296,12 +297,15 @@ def _fairness_check(
     if verdict == "pass":
         return Check("fairness", name, True, "pass", {"verdict": verdict})
     if verdict == "fail":
+        findings = fairness_findings(report.result) if report.result else []
+        failing = [f["text"] for f in findings if f["verdict"] == "fail"]
+        more = f"; and {len(failing) - 1} more" if len(failing) > 1 else ""
         return Check(
             "fairness",
             name,
             False,
-            "fail: a fairness metric is outside its band",
-            {"verdict": verdict},
+            f"fail: {failing[0]}{more}" if failing else "fail: a metric is outside its band",
+            {"verdict": verdict, "failing": failing},
         )
     override = next((s for s in valid if s.decision == Decision.FAIRNESS_OVERRIDE), None)
     if override:

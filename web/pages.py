@@ -11,8 +11,8 @@ from django.db.models import Case, Count, JSONField, When
 from django.db.models.fields.json import KeyTransform
 
 from explain import kinds
-from explain.models import Report, ReportStatus
-from explain.presenters import fairness_sections, lime_rows
+from explain.models import FairnessPolicy, GroupThresholds, Report, ReportStatus
+from explain.presenters import fairness_findings, fairness_sections, lime_rows
 from explain.selectors import latest_by_version, latest_reports, newest_of_each_kind
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.roles import approvals_in_words
@@ -24,6 +24,8 @@ from reviews.models import Decision, ReviewPolicy, SignOff
 from reviews.policies import policy_current
 from reviews.selectors import timeline
 from reviews.services import MEANINGS
+
+from .decision import decision
 
 # What version rows show of each kind's latest result, read from the result in SQL: the
 # rows never load a whole result (name: (kind, key in the result)).
@@ -208,6 +210,40 @@ def compare_versions(model: RegisteredModel, first: str, second: str) -> dict[st
     }
 
 
+def group_thresholds_of(model: RegisteredModel) -> str:
+    """Whether the model's fairness policy lets the page offer a threshold per group."""
+    saved = FairnessPolicy.objects.filter(model=model).values_list("group_thresholds", flat=True)
+    return saved.first() or GroupThresholds.WITHHOLD
+
+
+# How many newer versions are searched for one that fixed a proxy finding.
+LATER_VERSIONS_SEARCHED = 20
+
+
+def later_fixes(version: ModelVersion, features: set[str]) -> dict[str, str]:
+    """For each proxy feature, the first newer version of the model that leaves it out and
+    whose fairness report passes (two queries, over at most ``LATER_VERSIONS_SEARCHED``)."""
+    newer = list(
+        version.model.versions.filter(created_at__gt=version.created_at)
+        .order_by("created_at")
+        .select_related("evaluation_data")
+        .only("pk", "version", "created_at", "evaluation_data__feature_columns")[
+            :LATER_VERSIONS_SEARCHED
+        ]
+    )
+    verdicts = latest_shown([v.pk for v in newer])
+    fixes: dict[str, str] = {}
+    for later in newer:
+        fairness = verdicts.get(later.pk, {}).get(kinds.FAIRNESS)
+        evaluation = getattr(later, "evaluation_data", None)
+        if evaluation is None or getattr(fairness, "shown_verdict", None) != "pass":
+            continue
+        for feature in features - set(fixes):
+            if feature not in evaluation.feature_columns:
+                fixes[feature] = later.version
+    return fixes
+
+
 def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
     """Everything the version page shows, and which actions the user may take."""
     # Every report is listed, but only the latest of each kind and the one-off rows show
@@ -236,7 +272,26 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
     )
     fairness = result(kinds.FAIRNESS)
     lime = result(kinds.LIME)
+    shap = result(kinds.SHAP)
+    proxies = ((shap or {}).get("proxies") or {}).get("warnings") or []
+    failing_fairness = fairness is not None and fairness.get("verdict") != "pass"
+    fixed_in = (
+        later_fixes(version, {p["feature"] for p in proxies})
+        if proxies and failing_fairness
+        else {}
+    )
+    sections = (
+        fairness_sections(
+            fairness,
+            proxies=proxies,
+            group_thresholds=group_thresholds_of(version.model),
+            fixed_in=fixed_in,
+        )
+        if fairness
+        else []
+    )
     can = rules.version_actions(user, version, fairness_verdict=(fairness or {}).get("verdict"))
+    findings = fairness_findings(fairness) if fairness else []
     return {
         "model": version.model,
         "version": version,
@@ -246,10 +301,11 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         "latest": latest,
         "live": any(not r.is_done for r in reports),
         "fairness": fairness,
-        "fairness_sections": fairness_sections(fairness) if fairness else [],
+        "fairness_sections": sections,
         "performance": result(kinds.PERFORMANCE),
         "kpi": result(kinds.KPI),
-        "shap": result(kinds.SHAP),
+        "shap": shap,
+        "proxy_features": {p["feature"]: p["attribute"] for p in proxies},
         "shap_files": {f.name: f for f in latest[kinds.SHAP].files.all()}
         if kinds.SHAP in latest
         else {},
@@ -266,6 +322,9 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         "review_requests": version.review_requests.select_related("requested_by"),
         "production_version": production,
         "can": can,
+        "decision": decision(
+            version, result_gates, can, findings=findings, proxies=proxies, fixed_in=fixed_in
+        ),
         **signing(user, result_gates, can),
     }
 
@@ -278,10 +337,10 @@ def signing(user: AnyUser, result: gates.GateResult, can: dict[str, bool]) -> di
     current = [s.signoff for s in mine if s.counts]
     decided = {s.decision for s in current}
     offered = [
-        decision
-        for decision in Decision
-        if (decision != Decision.APPROVED or can["approve"])
-        and (decision != Decision.FAIRNESS_OVERRIDE or can["override"])
+        choice
+        for choice in Decision
+        if (choice != Decision.APPROVED or can["approve"])
+        and (choice != Decision.FAIRNESS_OVERRIDE or can["override"])
     ]
     still_open = can["override"] and Decision.FAIRNESS_OVERRIDE not in decided
     role = rules.default_signing_role(user)
@@ -289,7 +348,7 @@ def signing(user: AnyUser, result: gates.GateResult, can: dict[str, bool]) -> di
         "my_signoffs": current[::-1],
         "my_lapsed": [s for s in mine if not s.counts][::-1],
         "sign_form": can["sign"] and (not current or still_open),
-        "meanings": [(decision.label, MEANINGS[decision]) for decision in offered],
+        "meanings": [(choice.label, MEANINGS[choice]) for choice in offered],
         "signing_role": role.label if role else "",
     }
 

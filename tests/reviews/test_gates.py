@@ -3,6 +3,7 @@ checks on fairness, KPIs and required reports; the gates and review-policy API."
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -205,7 +206,16 @@ def test_a_failed_fairness_verdict_blocks_promotion(unfair, risk_officer):
     fairness = check(unfair, "fairness")
 
     assert not fairness.passed
-    assert fairness.details == {"verdict": "fail"}
+    assert fairness.details["verdict"] == "fail"
+    # The reason names the metric, the groups, the number with its interval, and the band.
+    first = fairness.details["failing"][0]
+    assert re.fullmatch(
+        r"(Statistical parity difference|Disparate impact|Equal opportunity difference|"
+        r"Average odds difference), sex (\(all unprivileged\)|\w+) vs male: -?\d\.\d\d "
+        r"\[95% CI -?\d\.\d\d to -?\d\.\d\d\], policy (within ±0\.10|0\.80 to 1\.25)",
+        first,
+    ), first
+    assert fairness.reason.startswith("fail: " + first)
     assert unfair.status == VersionStatus.APPROVED
     assert promote_refused(unfair, risk_officer).errors == {"gates": ["fairness"]}
 

@@ -161,7 +161,7 @@ QUERIES = {
     "dashboard": 11,
     "model list": 6,
     "model page": 12,
-    "version page": 24,
+    "version page": 25,  # with the fairness policy's word on group thresholds
     "comparison": 14,
     "audit page": 9,  # the visible models' names first, then their events by index
 }

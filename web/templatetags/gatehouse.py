@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString
 
-from explain import kinds
+from explain import kinds, presenters
 from registry import roles
 from registry.permissions import can_export_audit
 from registry.types import AnyUser
@@ -59,3 +60,9 @@ def role_label(value: str) -> str:
 def approvals_in_words(required: dict[str, int] | None) -> str:
     """A policy's required approvals in words: ``1 reviewer, 1 risk officer``."""
     return roles.approvals_in_words(required)
+
+
+@register.simple_tag
+def kpi_bar(value: float | None, target: float | None, comparator: str) -> SafeString:
+    """A KPI's value as a bar against its target's tick (``explain.presenters.kpi_bar``)."""
+    return presenters.kpi_bar(value, target, comparator)
