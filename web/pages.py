@@ -292,6 +292,7 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
     )
     can = rules.version_actions(user, version, fairness_verdict=(fairness or {}).get("verdict"))
     findings = fairness_findings(fairness) if fairness else []
+    signing_box = signing(user, result_gates, can)
     return {
         "model": version.model,
         "version": version,
@@ -322,10 +323,16 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         "review_requests": version.review_requests.select_related("requested_by"),
         "production_version": production,
         "can": can,
+        # Once the person's signature is in, the next step is no longer theirs to sign.
         "decision": decision(
-            version, result_gates, can, findings=findings, proxies=proxies, fixed_in=fixed_in
+            version,
+            result_gates,
+            can | {"sign": signing_box["sign_form"]},
+            findings=findings,
+            proxies=proxies,
+            fixed_in=fixed_in,
         ),
-        **signing(user, result_gates, can),
+        **signing_box,
     }
 
 

@@ -75,6 +75,17 @@ def test_after_signing_the_box_says_what_was_signed_and_when_instead_of_the_form
     assert "Comment: needs a proxy check" in box
 
 
+def test_after_signing_the_decision_banner_no_longer_asks_the_signer_to_sign(in_review, reviewer):
+    browser = web(reviewer)
+    before = browser.get(url("version-detail", in_review)).context["decision"].next_step
+
+    browser.post(url("version-sign-off", in_review), {"decision": "approved", "password": PASSWORD})
+    after = browser.get(url("version-detail", in_review)).context["decision"].next_step
+
+    assert before.href == "#signoff"
+    assert after.text == "Nothing for you to do now: waiting for 1 more risk officer."
+
+
 def test_a_signature_that_no_longer_counts_brings_the_form_back_saying_why(
     in_review, reviewer, risk_officer
 ):
