@@ -12,7 +12,7 @@ from registry.models import AuditEvent, ModelVersion, VersionStatus
 from reviews import services
 from reviews.models import ProductionEvent, SignOff
 from reviews.services import MEANINGS
-from tests.builders import PASSWORD, fresh, web
+from tests.builders import PASSWORD, fresh, rerun, sign, web
 
 
 def url(action: str, version: ModelVersion) -> str:
@@ -208,3 +208,24 @@ def test_a_role_the_signer_does_not_hold_is_refused_in_words(in_review, reviewer
         "role": ["You cannot sign as risk officer; you may sign as reviewer."]
     }
     assert not SignOff.objects.exists()
+
+
+def test_a_risk_officer_who_approved_an_inconclusive_verdict_is_offered_only_the_override(
+    submitted, engineer, risk_officer
+):
+    report = rerun(submitted, "fairness", bootstrap_samples=0)
+    assert report.result["verdict"] == "inconclusive"
+    services.review_request(actor=engineer, version=submitted)
+    sign(fresh(submitted), risk_officer)
+    browser = web(risk_officer)
+
+    approved_box = signing_box(text(browser.get(url("version-detail", submitted))))
+    sign(fresh(submitted), risk_officer, "fairness_override", comment="tiny effect")
+    overridden_box = signing_box(text(browser.get(url("version-detail", submitted))))
+
+    # The approval shows as signed and the form stays for the override still to sign.
+    assert 'id="signed"' in approved_box and 'id="signoff"' in approved_box
+    assert "inconclusive fairness verdict for this version" in approved_box
+    # Both signatures in: the form gives way.
+    assert overridden_box.count('class="meaning"') == 2
+    assert 'id="signoff"' not in overridden_box
