@@ -53,6 +53,20 @@ class Role(models.TextChoices):
         return self in (Role.AUDITOR, Role.ADMIN)
 
 
+def role_label(value: str) -> str:
+    """A role key in words (``risk_officer`` -> ``Risk officer``); an unknown key as it is."""
+    return str(Role(value).label) if value in Role.values else str(value)
+
+
+def approvals_in_words(required: dict[str, int] | None) -> str:
+    """Required approvals by role, in words: ``1 reviewer, 1 risk officer``."""
+    words = [
+        f"{n} {role_label(role).lower()}{'' if n == 1 else 's'}"
+        for role, n in (required or {}).items()
+    ]
+    return ", ".join(words) or "none"
+
+
 def roles_of(user: AnyUser) -> frozenset[Role]:
     """The roles a user holds, cached on the user object for the request."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:

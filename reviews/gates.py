@@ -19,7 +19,7 @@ from explain.presenters import fairness_findings
 from explain.selectors import latest_reports
 from registry.audit.chain import canonical_json
 from registry.models import ModelVersion, VersionStatus
-from registry.roles import Role, roles_of
+from registry.roles import Role, role_label, roles_of
 
 from .models import Decision, ReviewPolicy, SignOff
 from .policies import policy_current, sod_excluded
@@ -146,7 +146,9 @@ def _standing(
     roles = roles_of(signoff.user)
     if signoff.role not in {role.value for role in roles}:
         return SignOffStanding(
-            signoff, False, f"the signer no longer holds the {signoff.role} role"
+            signoff,
+            False,
+            f"the signer no longer holds the {role_label(signoff.role).lower()} role",
         )
     if signoff.user_id not in members and Role.ADMIN not in roles:
         return SignOffStanding(signoff, False, "the signer is no longer in the owning team")

@@ -91,6 +91,15 @@ def signing_roles(user: AnyUser, decision: str = Decision.APPROVED) -> list[Role
     return sorted(role for role in roles_of(user) if role.can_sign_off)
 
 
+def default_signing_role(user: AnyUser, decision: str = Decision.APPROVED) -> Role | None:
+    """The role a signature is made in when the signer names none: risk officer if they hold
+    it (the stronger attestation), otherwise their one signing role."""
+    roles = signing_roles(user, decision)
+    if not roles:
+        return None
+    return Role.RISK_OFFICER if Role.RISK_OFFICER in roles else roles[0]
+
+
 def can_sign(user: AnyUser, version: ModelVersion) -> bool:
     """Reviewers and risk officers of the owning team (or admins who hold a signing role)."""
     return (

@@ -8,6 +8,8 @@ audit event in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -148,11 +150,15 @@ def _signing_role(actor: Actor, decision: str, role: str | None) -> str:
     )
     if role:
         if role not in allowed:
+            named = Role(role).label.lower() if role in Role.values else role
+            labels = ", ".join(r.label.lower() for r in rules.signing_roles(actor, decision))
             raise InvalidInput.for_field(
-                "role", f"You cannot sign as {role}; you may sign as {', '.join(sorted(allowed))}."
+                "role", f"You cannot sign as {named}; you may sign as {labels}."
             )
         return role
-    return Role.RISK_OFFICER.value if Role.RISK_OFFICER.value in allowed else sorted(allowed)[0]
+    default = rules.default_signing_role(actor, decision)
+    assert default is not None  # ``allowed`` is not empty
+    return default.value
 
 
 def _signature_reauthenticate(
@@ -471,6 +477,38 @@ def _switch_production(
     return event
 
 
+def _switch_checked(
+    *,
+    version: ModelVersion,
+    action: str,
+    replaces: str,
+    allowed_from: tuple[str, ...],
+) -> tuple[ModelVersion | None, gates.GateResult]:
+    """The checks a promotion or rollback makes before switching: the production version the
+    caller decided against, the version's status and every gate. Returns what production is
+    now and the gates; changes nothing."""
+    current = version.model.versions.filter(status=VersionStatus.PRODUCTION).first()
+    if version.status == VersionStatus.PRODUCTION:
+        raise Conflict(f"{version.version} is already in production.")
+    # The caller names the production version it decided against ("" for none), so
+    # a burst of promotions cannot silently overwrite each other.
+    if (current.version if current else "") != replaces:
+        raise Conflict.for_field(
+            "replaces",
+            f"Production is now {current.version if current else 'empty'}, not {replaces or 'empty'}; reload and decide again.",
+        )
+    if version.status not in allowed_from:
+        raise Conflict(f"A {version.status} version cannot be {action.replace('_', ' ')}.")
+    result = gates.evaluate(version)
+    if not result.passed:
+        failing = "; ".join(f"{c.name}: {c.reason}" for c in result.failing)
+        raise Conflict(
+            f"Gates not passed: {failing}",
+            errors={"gates": [c.key for c in result.failing]},
+        )
+    return current, result
+
+
 def _gated_switch(
     *,
     actor: Actor,
@@ -487,25 +525,9 @@ def _gated_switch(
             # The model row is the lock that orders promotions of its versions.
             RegisteredModel.objects.select_for_update().get(pk=version.model_id)
             version = _lock_version(version)
-            current = version.model.versions.filter(status=VersionStatus.PRODUCTION).first()
-            if version.status == VersionStatus.PRODUCTION:
-                raise Conflict(f"{version.version} is already in production.")
-            # The caller names the production version it decided against ("" for none), so
-            # a burst of promotions cannot silently overwrite each other.
-            if (current.version if current else "") != replaces:
-                raise Conflict.for_field(
-                    "replaces",
-                    f"Production is now {current.version if current else 'empty'}, not {replaces or 'empty'}; reload and decide again.",
-                )
-            if version.status not in allowed_from:
-                raise Conflict(f"A {version.status} version cannot be {action.replace('_', ' ')}.")
-            result = gates.evaluate(version)
-            if not result.passed:
-                failing = "; ".join(f"{c.name}: {c.reason}" for c in result.failing)
-                raise Conflict(
-                    f"Gates not passed: {failing}",
-                    errors={"gates": [c.key for c in result.failing]},
-                )
+            _, result = _switch_checked(
+                version=version, action=action, replaces=replaces, allowed_from=allowed_from
+            )
             return _switch_production(
                 actor=actor, version=version, action=action, reason=reason, result=result
             )
@@ -514,6 +536,50 @@ def _gated_switch(
         raise Conflict(
             "Another promotion of this model happened at the same time; reload and decide again."
         ) from exc
+
+
+@dataclass(frozen=True)
+class SwitchPreview:
+    """What a promotion or rollback would do, for the person to confirm: the version that
+    goes to production, the one it replaces and since when that one has served."""
+
+    version: ModelVersion
+    action: str
+    replaced: ModelVersion | None
+    replaced_since: datetime | None
+    replaced_by_whom: str
+    gates: gates.GateResult
+
+
+def version_switch_preview(
+    *, actor: Actor, version: ModelVersion, action: str, replaces: str, reason: str = ""
+) -> SwitchPreview:
+    """Check a promotion (``promoted``) or rollback (``rolled_back``) exactly as its verb will,
+    and say what it would replace; changes nothing and records nothing."""
+    allowed = (
+        rules.can_rollback if action == ProductionEvent.Action.ROLLED_BACK else rules.can_promote
+    )
+    _require_promoter(actor, version, allowed)
+    allowed_from: tuple[str, ...]
+    if action == ProductionEvent.Action.ROLLED_BACK:
+        if not reason.strip():
+            raise InvalidInput.for_field("reason", "Say why you roll back.")
+        if not version.production_events.exists():
+            raise Conflict("Only versions that were in production can be rolled back to.")
+        allowed_from = rules.ROLLBACK_FROM
+    elif action == ProductionEvent.Action.PROMOTED:
+        allowed_from = rules.PROMOTE_FROM
+    else:
+        raise InvalidInput.for_field("action", f"Unknown production change {action!r}.")
+    current, result = _switch_checked(
+        version=version, action=action, replaces=replaces, allowed_from=allowed_from
+    )
+    since, by = None, ""
+    if current is not None:
+        started = current.production_events.select_related("actor").order_by("-at", "-pk").first()
+        since = started.at if started else current.status_changed_at
+        by = started.actor.get_username() if started else ""
+    return SwitchPreview(version, action, current, since, by, result)
 
 
 def version_promote(
@@ -562,8 +628,13 @@ POLICY_FIELDS = (
 )
 
 
-def policy_update(*, actor: Actor, model: RegisteredModel, **changes: Any) -> ReviewPolicy:
-    """Save a new revision of the model's review policy; approvals under older ones lapse."""
+def policy_update(
+    *, actor: Actor, model: RegisteredModel, base_revision: int | None = None, **changes: Any
+) -> ReviewPolicy:
+    """Save a new revision of the model's review policy; approvals under older ones lapse.
+
+    ``base_revision``, when given, is the revision the person decided against: if the policy
+    moved on since, nothing is saved (they reviewed a change from a policy that is gone)."""
     require(
         rules.can_change_policy(actor, model),
         "Only risk officers of the owning team and admins change review policies.",
@@ -588,6 +659,11 @@ def policy_update(*, actor: Actor, model: RegisteredModel, **changes: Any) -> Re
     with transaction.atomic():
         RegisteredModel.objects.select_for_update().get(pk=model.pk)
         current = policy_current(model)
+        if base_revision is not None and base_revision != current.revision:
+            raise Conflict.for_field(
+                "revision",
+                f"The policy is now r{current.revision}, not r{base_revision}; review the change again.",
+            )
         before = {name: getattr(current, name) for name in POLICY_FIELDS}
         fields = before | changes
         if current.pk and fields == before:

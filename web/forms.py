@@ -8,7 +8,8 @@ from typing import Any, cast
 from django import forms
 from django.core.validators import MaxValueValidator
 
-from reviews.models import COMMENT_MAX_CHARS, Decision
+from registry.roles import Role
+from reviews.models import COMMENT_MAX_CHARS, Decision, ReviewPolicy
 
 
 class ReviewRequestForm(forms.Form):
@@ -26,7 +27,9 @@ class SignOffForm(forms.Form):
         help_text="Required unless you approve.",
     )
     password = forms.CharField(
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        widget=forms.PasswordInput(
+            attrs={"autocomplete": "current-password", "aria-describedby": "signoff-meaning"}
+        ),
         label="Your password",
         help_text="Re-enter your password to sign electronically.",
     )
@@ -42,6 +45,9 @@ class ProductionGuardForm(forms.Form):
     change if production moved since. An empty value is allowed, a missing one is not."""
 
     replaces = forms.CharField(required=False, widget=forms.HiddenInput)
+    # Set by the confirmation step's button: without it the page shows what would be
+    # replaced and changes nothing.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean_replaces(self) -> str:
         if self.add_prefix("replaces") not in self.data:
@@ -57,12 +63,12 @@ class PromoteForm(ProductionGuardForm):
     reason = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Release note"
     )
-    field_order = ["reason", "replaces"]
+    field_order = ["reason", "replaces", "confirmed"]
 
 
 class RollbackForm(ProductionGuardForm):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Why roll back")
-    field_order = ["reason", "replaces"]
+    field_order = ["reason", "replaces", "confirmed"]
 
 
 class ExplainRowForm(forms.Form):
@@ -99,3 +105,81 @@ class ObjectionResolveForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         label="How it was answered",
     )
+
+
+# Roles that sign off, so the roles a policy may require approvals from.
+APPROVING_ROLES = [role for role in Role if role.can_sign_off]
+
+
+def approvals_field(role: Role) -> str:
+    return f"approvals_{role.value}"
+
+
+class PolicyForm(forms.Form):
+    """A review policy's rules, one field each; the service validates them again."""
+
+    revision = forms.IntegerField(widget=forms.HiddenInput)
+    require_fairness_not_failed = forms.BooleanField(
+        required=False, label="Fairness verdict must not be fail"
+    )
+    require_blocking_kpis_met = forms.BooleanField(
+        required=False, label="Blocking KPIs must be met"
+    )
+    require_shap_report = forms.BooleanField(required=False, label="SHAP report required")
+    signoff_valid_days = forms.IntegerField(
+        min_value=1, max_value=3650, label="Sign-offs valid for (days)"
+    )
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for role in APPROVING_ROLES:
+            self.fields[approvals_field(role)] = forms.IntegerField(
+                min_value=0, max_value=20, label=f"{role.label} approvals"
+            )
+        self.order_fields(
+            [approvals_field(role) for role in APPROVING_ROLES]
+            + ["require_fairness_not_failed", "require_blocking_kpis_met"]
+            + ["require_shap_report", "signoff_valid_days"]
+        )
+
+    @staticmethod
+    def initial_from(policy: ReviewPolicy) -> dict:
+        return {
+            "revision": policy.revision,
+            **{
+                approvals_field(role): policy.required_approvals.get(role.value, 0)
+                for role in APPROVING_ROLES
+            },
+            "require_fairness_not_failed": policy.require_fairness_not_failed,
+            "require_blocking_kpis_met": policy.require_blocking_kpis_met,
+            "require_shap_report": policy.require_shap_report,
+            "signoff_valid_days": policy.signoff_valid_days,
+        }
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        counts = [data.get(approvals_field(role)) for role in APPROVING_ROLES]
+        if all(n == 0 for n in counts):
+            self.add_error(
+                approvals_field(APPROVING_ROLES[0]),
+                "At least one approval is required: set "
+                + " or ".join(f"{role.label} approvals" for role in APPROVING_ROLES)
+                + " to 1 or more.",
+            )
+        return data
+
+    def changes(self) -> dict:
+        """The policy fields, as ``reviews.services.policy_update`` takes them."""
+        data = self.cleaned_data
+        return {
+            "required_approvals": {
+                role.value: data[approvals_field(role)]
+                for role in APPROVING_ROLES
+                if data[approvals_field(role)]
+            },
+            "require_fairness_not_failed": data["require_fairness_not_failed"],
+            "require_blocking_kpis_met": data["require_blocking_kpis_met"],
+            "require_shap_report": data["require_shap_report"],
+            "signoff_valid_days": data["signoff_valid_days"],
+        }

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, JSONField, When
+from django.db.models import Case, Count, JSONField, When
 from django.db.models.fields.json import KeyTransform
 
 from explain import kinds
@@ -15,14 +15,23 @@ from explain.models import FairnessPolicy, GroupThresholds, Report, ReportStatus
 from explain.presenters import fairness_findings, fairness_sections, lime_rows
 from explain.selectors import latest_by_version, latest_reports, newest_of_each_kind
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
-from registry.roles import Role, roles_of
+from registry.roles import Role, approvals_in_words, roles_of
 from registry.selectors import models_visible_to
 from registry.types import Actor, AnyUser
 from reviews import gates
 from reviews import permissions as rules
-from reviews.models import COMMENT_MAX_CHARS, Comment, Objection, ObjectionState, SignOff
+from reviews.models import (
+    COMMENT_MAX_CHARS,
+    Comment,
+    Decision,
+    Objection,
+    ObjectionState,
+    ReviewPolicy,
+    SignOff,
+)
 from reviews.policies import policy_current
 from reviews.selectors import timeline
+from reviews.services import MEANINGS
 
 from .decision import decision
 
@@ -370,6 +379,7 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         objected_since_request=objected_since_request,
     )
     findings = fairness_findings(fairness) if fairness else []
+    signing_box = signing(user, result_gates, can)
     return {
         "model": version.model,
         "version": version,
@@ -402,9 +412,89 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         "comment_max": COMMENT_MAX_CHARS,
         "production_version": production,
         "can": can,
+        # Once the person's signature is in, the next step is no longer theirs to sign.
         "decision": decision(
-            version, result_gates, can, findings=findings, proxies=proxies, fixed_in=fixed_in
+            version,
+            result_gates,
+            can | {"sign": signing_box["sign_form"]},
+            findings=findings,
+            proxies=proxies,
+            fixed_in=fixed_in,
         ),
+        **signing_box,
+    }
+
+
+def signing(user: AnyUser, result: gates.GateResult, can: dict[str, bool]) -> dict[str, Any]:
+    """What the signing box shows: before signing, what a signature would mean (the decisions
+    offered, each with its statement, and the role it is made in); after, the person's own
+    signatures that count, in place of the form while nothing else is theirs to sign."""
+    mine = [s for s in result.standings if s.signoff.user_id == user.pk]
+    current = [s.signoff for s in mine if s.counts]
+    decided = {s.decision for s in current}
+    offered = [
+        choice
+        for choice in Decision
+        if (choice != Decision.APPROVED or can["approve"])
+        and (choice != Decision.FAIRNESS_OVERRIDE or can["override"])
+    ]
+    still_open = can["override"] and Decision.FAIRNESS_OVERRIDE not in decided
+    role = rules.default_signing_role(user)
+    return {
+        "my_signoffs": current[::-1],
+        "my_lapsed": [s for s in mine if not s.counts][::-1],
+        "sign_form": can["sign"] and (not current or still_open),
+        "meanings": [(choice.label, MEANINGS[choice]) for choice in offered],
+        "signing_role": role.label if role else "",
+    }
+
+
+def _policy_values(fields: dict[str, Any]) -> dict[str, str]:
+    """A policy's rules in words, by field."""
+    yes_no = {True: "yes", False: "no"}
+    return {
+        "required_approvals": approvals_in_words(fields["required_approvals"]),
+        "require_fairness_not_failed": yes_no[bool(fields["require_fairness_not_failed"])],
+        "require_blocking_kpis_met": yes_no[bool(fields["require_blocking_kpis_met"])],
+        "require_shap_report": yes_no[bool(fields["require_shap_report"])],
+        "signoff_valid_days": f"{fields['signoff_valid_days']} days",
+    }
+
+
+POLICY_LABELS = {
+    "required_approvals": "Approvals required",
+    "require_fairness_not_failed": "Fairness verdict must not be fail",
+    "require_blocking_kpis_met": "Blocking KPIs must be met",
+    "require_shap_report": "SHAP report required",
+    "signoff_valid_days": "Sign-offs valid for",
+}
+
+
+def policy_change(model: RegisteredModel, current: ReviewPolicy, changes: dict) -> dict[str, Any]:
+    """A review policy change, old against new, and the sign-offs it would stop counting
+    (every sign-off is made under one revision; a new revision lapses them)."""
+    old = _policy_values(current.as_dict())
+    new = _policy_values(current.as_dict() | changes)
+    rows = [
+        (label, old[key], new[key], old[key] != new[key]) for key, label in POLICY_LABELS.items()
+    ]
+    changed = any(row[3] for row in rows) or current.pk is None
+    lapsing = list(
+        SignOff.objects.filter(
+            version__model=model,
+            version__status__in=rules.SIGN_IN,
+            policy_revision=current.revision,
+        )
+        .values_list("version__version")
+        .annotate(n=Count("pk"))
+        .order_by("version__version")
+    )
+    return {
+        "rows": rows,
+        "changed": changed,
+        "saved": current.pk is not None,
+        "next_revision": current.revision + 1 if current.pk else current.revision,
+        "lapsing": lapsing if changed else [],
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import audit, dashboard, models, profile, reports, versions
+from .views import audit, dashboard, models, policies, profile, reports, versions
 
 version = "models/<slug:name>/versions/<str:version>/"
 
@@ -21,6 +21,7 @@ urlpatterns = [
     # Models.
     path("models/", models.model_list, name="model-list"),
     path("models/<slug:name>/", models.model_detail, name="model-detail"),
+    path("models/<slug:name>/policy/", policies.policy_edit, name="policy-edit"),
     # Versions and the review actions on them.
     path(version, versions.version_detail, name="version-detail"),
     path(version + "request-review/", versions.request_review, name="version-request-review"),

@@ -134,7 +134,7 @@ def test_the_report_tells_the_whole_story(built: Built):
         "under policy revision 1",
         "subject sha256",
         "quarterly release",  # the promotion
-        "rev (reviewer), risk (risk_officer)",
+        "rev (Reviewer), risk (Risk officer)",  # roles in words
         "audit/chain.jsonl",
     ):
         assert text in html, text

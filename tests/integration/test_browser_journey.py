@@ -171,6 +171,7 @@ def sign_off(signer, number: str) -> None:
     signer.get_by_label("Your password").fill(PASSWORD)
     signer.get_by_role("button", name="Sign").click()
     signer.get_by_text(f"Signed: approved for {number}.").wait_for()
+    signer.locator("#signed").get_by_text("Approved", exact=True).wait_for()
 
 
 def test_a_candidate_goes_from_ci_to_production_in_the_browser(
@@ -207,6 +208,9 @@ def test_a_candidate_goes_from_ci_to_production_in_the_browser(
                     shot(signer, f"version-{number}-approved")
                     signer.get_by_label("Release note").fill(f"Release {number}")
                     signer.get_by_role("button", name="Promote to production").click()
+                    # The confirmation step names what production has now.
+                    signer.locator("#replaced").wait_for()
+                    signer.get_by_role("button", name="Confirm promotion").click()
                     signer.get_by_text(f"{number} is now in production.").wait_for()
                     shot(signer, "version")
                 signer.context.close()

@@ -96,6 +96,15 @@ class Row:
 
 SIGN = {"decision": "changes_requested", "comment": "more data", "password": PASSWORD}
 L = LOGIN
+POLICY = {
+    "revision": 1,
+    "approvals_reviewer": 2,
+    "approvals_risk_officer": 1,
+    "require_fairness_not_failed": "on",
+    "require_blocking_kpis_met": "on",
+    "signoff_valid_days": 30,
+    "confirmed": "yes",
+}
 
 # fmt: off
 ROWS = [
@@ -154,6 +163,10 @@ ROWS = [
     Row("home", "GET",                                  (200, 200, 200, 200, 200, L,   200, 200, L)),
     Row("model-list", "GET",                            (200, 200, 200, 200, 200, L,   200, 200, L)),
     Row("model-detail", "GET",                          (200, 200, 200, 200, 200, L,   404, 404, L)),
+    # The review policy editor: risk officers of the owning team and admins; the POST saves.
+    Row("policy-edit", "GET",                           (403, 403, 200, 403, 200, L,   404, 404, L)),
+    Row("policy-edit", "POST",                          (403, 403, 302, 403, 302, L,   404, 404, L),
+        body=POLICY),
     Row("version-detail", "GET",                        (200, 200, 200, 200, 200, L,   404, 404, L)),
     # A page's action refused for the person's role is the page again, 400, with the refusal
     # as an error on the form (the API says 403).
@@ -163,9 +176,9 @@ ROWS = [
         body=SIGN, status=VersionStatus.IN_REVIEW),
     # The gates fail (promote) and nothing was ever in production (roll back): 400 for all.
     Row("version-promote", "POST",                      (400, 400, 400, 400, 400, L,   404, 404, L),
-        body={"reason": "launch", "replaces": ""}, status=VersionStatus.APPROVED),
+        body={"reason": "launch", "replaces": "", "confirmed": "yes"}, status=VersionStatus.APPROVED),
     Row("version-rollback", "POST",                     (400, 400, 400, 400, 400, L,   404, 404, L),
-        body={"reason": "revert", "replaces": ""}, status=VersionStatus.ARCHIVED),
+        body={"reason": "revert", "replaces": "", "confirmed": "yes"}, status=VersionStatus.ARCHIVED),
     # The version has no model file, so no row can be explained: 400 for those who may ask
     # (and for the auditor, who may not).
     Row("version-explain-row", "POST",                  (400, 400, 400, 400, 400, L,   404, 404, L),

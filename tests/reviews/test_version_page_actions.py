@@ -128,7 +128,7 @@ def test_sign_off_records_the_signature(in_review, reviewer):
         follow=True,
     )
 
-    done(response, in_review, "signoff", "Signed: approved for 1.0.0.")
+    done(response, in_review, "signed", "Signed: approved for 1.0.0.")
     signoff = SignOff.objects.get(version=in_review)
     assert (signoff.user, signoff.decision) == (reviewer, "approved")
     (event,) = events("signoff.approved")
@@ -194,7 +194,9 @@ def test_signing_a_version_not_in_review_says_why_not(submitted, reviewer):
 
 def test_promote_puts_the_version_in_production(approved, risk_officer):
     response = web(risk_officer).post(
-        url("version-promote", approved), {"reason": "launch", "replaces": ""}, follow=True
+        url("version-promote", approved),
+        {"reason": "launch", "replaces": "", "confirmed": "yes"},
+        follow=True,
     )
 
     done(response, approved, "promote", "1.0.0 is now in production.")
@@ -262,7 +264,7 @@ def test_rollback_returns_the_archived_version_to_production(replaced, risk_offi
 
     response = web(risk_officer).post(
         url("version-rollback", first),
-        {"reason": "2.0.0 misbehaves", "replaces": "2.0.0"},
+        {"reason": "2.0.0 misbehaves", "replaces": "2.0.0", "confirmed": "yes"},
         follow=True,
     )
 

@@ -424,6 +424,10 @@ def test_the_promote_page_refuses_a_form_that_does_not_say_what_it_replaces(
     assert "did not say what is in production" in refused.content.decode()
     assert fresh(approved).status == VersionStatus.APPROVED
 
-    done = client.post(url, {"reason": "launch", "replaces": ""})
+    asked = client.post(url, {"reason": "launch", "replaces": ""})
+    assert asked.status_code == 200  # the confirmation step; nothing changed yet
+    assert fresh(approved).status == VersionStatus.APPROVED
+
+    done = client.post(url, {"reason": "launch", "replaces": "", "confirmed": "yes"})
     assert done.status_code == 302
     assert fresh(approved).status == VersionStatus.PRODUCTION

@@ -17,6 +17,7 @@ PAGE_NAMES = {
     "token-revoke",
     "model-list",
     "model-detail",
+    "policy-edit",
     "version-detail",
     "version-request-review",
     "version-sign-off",

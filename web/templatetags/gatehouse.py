@@ -8,6 +8,7 @@ from django import template
 from django.utils.safestring import SafeString
 
 from explain import kinds, presenters
+from registry import roles
 from registry.permissions import can_export_audit
 from registry.types import AnyUser
 from reviews.selectors import INBOX_COUNT_CAP
@@ -49,6 +50,18 @@ def kpi_status(value: str) -> str:
 def can_export(user: AnyUser) -> bool:
     """Whether the user may export audit trails and bundles: auditors and admins."""
     return can_export_audit(user)
+
+
+@register.filter
+def role_label(value: str) -> str:
+    """A role key in words (``risk_officer`` -> ``Risk officer``)."""
+    return roles.role_label(value)
+
+
+@register.filter
+def approvals_in_words(required: dict[str, int] | None) -> str:
+    """A policy's required approvals in words: ``1 reviewer, 1 risk officer``."""
+    return roles.approvals_in_words(required)
 
 
 @register.simple_tag

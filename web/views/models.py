@@ -10,6 +10,7 @@ from django.shortcuts import render
 from registry.models import VersionStatus
 from registry.selectors import model_for_user, models_visible_to
 from registry.types import SignedInRequest
+from reviews.permissions import can_change_policy
 
 from .. import pages
 
@@ -44,6 +45,7 @@ def model_detail(request: SignedInRequest, name: str) -> HttpResponse:
     context = pages.model_page(model, request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    context["can_change_policy"] = can_change_policy(request.user, model)
     context["page_query"] = query.urlencode() + "&" if query else ""
     first, second = request.GET.get("compare"), request.GET.get("with")
     if first and second:

@@ -3,6 +3,7 @@ service each; refusals come back as form errors."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
@@ -17,7 +18,7 @@ from registry.permissions import require
 from registry.selectors import version_for_user
 from registry.types import AnyUser, SignedInRequest
 from reviews import bundles, services
-from reviews.models import Decision
+from reviews.models import Decision, ProductionEvent
 from reviews.permissions import can_comment, can_resolve_objection, signing_roles
 
 from .. import pages
@@ -65,6 +66,20 @@ def version_detail(request: SignedInRequest, name: str, version: str) -> HttpRes
     return _render_version(request, version_for_user(request.user, name, version))
 
 
+def _place_errors(form: forms.Form, exc: DomainError, fields: dict[str, str] | None = None) -> None:
+    """A domain refusal as errors on the form's fields, or above the form (``fields`` maps a
+    service's error key to the form field it concerns)."""
+    placed = False
+    for key, msgs in exc.errors.items():
+        field = (fields or {}).get(key, key)
+        if field in form.fields:
+            for msg in msgs:
+                form.add_error(field, msg)
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)
+
+
 def _act(
     request: SignedInRequest,
     version: ModelVersion,
@@ -73,6 +88,8 @@ def _act(
     action,
     success: str,
     fields: dict[str, str] | None = None,
+    *,
+    anchor: str = "",
 ) -> HttpResponse:
     """Run a service with a valid form; domain refusals become errors on the form's fields
     (``fields`` maps a service's error key to the form field it concerns)."""
@@ -80,22 +97,54 @@ def _act(
         try:
             action(form.cleaned_data)
         except DomainError as exc:
-            placed = False
-            for key, msgs in exc.errors.items():
-                field = (fields or {}).get(key, key)
-                if field in form.fields:
-                    for msg in msgs:
-                        form.add_error(field, msg)
-                    placed = True
-            if not placed:
-                form.add_error(None, exc.message)
+            _place_errors(form, exc, fields)
         else:
             messages.success(request, success)
             return redirect(
                 reverse("version-detail", args=[version.model.name, version.version])
-                + f"#{form_name}"
+                + f"#{anchor or form_name}"
             )
     return _render_version(request, version, status=400, **{form_name: form})
+
+
+def _confirm_or_act(
+    request: SignedInRequest,
+    version: ModelVersion,
+    form_name: str,
+    form: PromoteForm | RollbackForm,
+    action: str,
+    act,
+    success: str,
+) -> HttpResponse:
+    """A production change happens only from its confirmation step: a first post is checked
+    as the service will check it, and answered with what it would replace; nothing changes
+    until the confirmation's own post."""
+    if not form.is_valid() or form.cleaned_data["confirmed"]:
+        return _act(request, version, form_name, form, act, success)
+    try:
+        preview = services.version_switch_preview(
+            actor=request.user,
+            version=version,
+            action=action,
+            replaces=form.cleaned_data["replaces"],
+            reason=form.cleaned_data["reason"],
+        )
+    except DomainError as exc:
+        _place_errors(form, exc)
+        return _render_version(request, version, status=400, **{form_name: form})
+    return render(
+        request,
+        "reviews/version_confirm.html",
+        {
+            "model": version.model,
+            "version": version,
+            "preview": preview,
+            "form_name": form_name,
+            "reason": form.cleaned_data["reason"],
+            "replaces": form.cleaned_data["replaces"],
+            "rollback": action == ProductionEvent.Action.ROLLED_BACK,
+        },
+    )
 
 
 @login_required
@@ -134,6 +183,7 @@ def sign_off(request: SignedInRequest, name: str, version: str) -> HttpResponse:
             request=request,
         ),
         f"Signed: {decision_label.lower()} for {obj.version}.",
+        anchor="signed",  # the form gives way to what was signed
     )
 
 
@@ -142,11 +192,12 @@ def sign_off(request: SignedInRequest, name: str, version: str) -> HttpResponse:
 def promote(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = PromoteForm(request.POST)
-    return _act(
+    return _confirm_or_act(
         request,
         obj,
         "promote",
         form,
+        ProductionEvent.Action.PROMOTED,
         lambda data: services.version_promote(
             actor=request.user, version=obj, reason=data["reason"], replaces=data["replaces"]
         ),
@@ -159,11 +210,12 @@ def promote(request: SignedInRequest, name: str, version: str) -> HttpResponse:
 def rollback(request: SignedInRequest, name: str, version: str) -> HttpResponse:
     obj = version_for_user(request.user, name, version)
     form = RollbackForm(request.POST)
-    return _act(
+    return _confirm_or_act(
         request,
         obj,
         "rollback",
         form,
+        ProductionEvent.Action.ROLLED_BACK,
         lambda data: services.version_rollback(
             actor=request.user, version=obj, reason=data["reason"], replaces=data["replaces"]
         ),
