@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, transaction
 from django.db.models import CharField, F, Func, TextField
 from django.db.models.functions import Cast
@@ -278,16 +279,31 @@ def iter_event_rows(queryset=None, chunk_size: int = 5000) -> Iterator[tuple]:
         else Cast("created_at", output_field=CharField())
     )
     fields = ("seq", "_created", *_FIELDS[2:7], "_payload", "prev_hash", "hash")
-    rows = (
+    query = (
         queryset.annotate(_created=created, _payload=Cast("payload", output_field=TextField()))
         .values_list(*fields)
-        .iterator(chunk_size=chunk_size)
+        .query
     )
-    if vendor == "postgresql":
-        yield from rows
+    # The queryset's SQL run on a plain cursor: the rows are the tuples wanted already, so
+    # the ORM's per-row iterator (a third of an export's time) is left out.
+    try:
+        sql, params = query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:
         return
-    for seq, created_text, *middle, payload, prev, digest in rows:
-        yield (seq, _utc_text(created_text), *middle, payload, prev, digest)
+    with connections[queryset.db].chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        if vendor == "postgresql":
+            while chunk := cursor.fetchmany(chunk_size):
+                yield from chunk
+            return
+        utc = _utc_text
+        while chunk := cursor.fetchmany(chunk_size):
+            for seq, created_text, actor, action, otype, oid, model, payload, prev, digest in chunk:
+                if len(created_text) == 26 and created_text[10] == " ":
+                    created_text = f"{created_text[:10]}T{created_text[11:]}Z"
+                else:
+                    created_text = utc(created_text)
+                yield (seq, created_text, actor, action, otype, oid, model, payload, prev, digest)
 
 
 def iter_event_contents(queryset=None, chunk_size: int = 5000) -> Iterator[dict[str, Any]]:
