@@ -41,6 +41,7 @@ __all__ = [
     "event_content",
     "event_hash",
     "format_time",
+    "iter_event_chunks",
     "iter_event_contents",
     "iter_event_rows",
     "verify_events",
@@ -264,14 +265,29 @@ def iter_event_rows(queryset=None, chunk_size: int = 5000) -> Iterator[tuple]:
     hashed text form and the payload as the JSON text the database holds (what exports
     write out as is). SQLite and PostgreSQL hand both over as text, so no datetime or
     JSON object is built per row."""
+    for chunk in iter_event_chunks(queryset, chunk_size):
+        yield from chunk
+
+
+def iter_event_chunks(queryset=None, chunk_size: int = 5000) -> Iterator[list[tuple]]:
+    """``iter_event_rows`` in lists of up to ``chunk_size`` rows, as the cursor fetches them."""
     queryset = AuditEvent.objects.all() if queryset is None else queryset
     vendor = connections[queryset.db].vendor
     queryset = queryset.order_by("seq")
     if vendor not in ("sqlite", "postgresql"):
         rows = queryset.values_list(*_FIELDS).iterator(chunk_size=chunk_size)
-        for seq, created, *middle, payload, prev, digest in rows:
-            text = json.dumps(payload, ensure_ascii=False)
-            yield (seq, format_time(created), *middle, text, prev, digest)
+        while chunk := list(itertools.islice(rows, chunk_size)):
+            yield [
+                (
+                    seq,
+                    format_time(created),
+                    *middle,
+                    json.dumps(payload, ensure_ascii=False),
+                    prev,
+                    digest,
+                )
+                for seq, created, *middle, payload, prev, digest in chunk
+            ]
         return
     created = (
         Func(F("created_at"), template=_PG_UTC_TEXT, output_field=CharField())
@@ -294,16 +310,27 @@ def iter_event_rows(queryset=None, chunk_size: int = 5000) -> Iterator[tuple]:
         cursor.execute(sql, params)
         if vendor == "postgresql":
             while chunk := cursor.fetchmany(chunk_size):
-                yield from chunk
+                yield chunk
             return
         utc = _utc_text
         while chunk := cursor.fetchmany(chunk_size):
-            for seq, created_text, actor, action, otype, oid, model, payload, prev, digest in chunk:
-                if len(created_text) == 26 and created_text[10] == " ":
-                    created_text = f"{created_text[:10]}T{created_text[11:]}Z"
-                else:
-                    created_text = utc(created_text)
-                yield (seq, created_text, actor, action, otype, oid, model, payload, prev, digest)
+            yield [
+                (
+                    seq,
+                    f"{created[:10]}T{created[11:]}Z"
+                    if len(created) == 26 and created[10] == " "
+                    else utc(created),
+                    actor,
+                    action,
+                    otype,
+                    oid,
+                    model,
+                    payload,
+                    prev,
+                    digest,
+                )
+                for seq, created, actor, action, otype, oid, model, payload, prev, digest in chunk
+            ]
 
 
 def iter_event_contents(queryset=None, chunk_size: int = 5000) -> Iterator[dict[str, Any]]:
