@@ -527,8 +527,15 @@ class _Segment:
 
 
 def _walk_segment(bounds: tuple[int, int]) -> _Segment:
-    """Walk the events in one range of seq (in a worker process)."""
-    with transaction.atomic():  # PostgreSQL's server-side cursor lives in a transaction
+    """Walk the events in one range of seq (in a worker process).
+
+    PostgreSQL's server-side cursor lives in a transaction. SQLite's reads need none (each
+    query reads one snapshot), and a transaction there would take the write lock
+    (``transaction_mode`` IMMEDIATE): the workers would walk one after another, and one
+    waiting longer than the lock timeout failed with "database is locked"."""
+    if connection.vendor != "postgresql":
+        return _walk_range(*bounds)
+    with transaction.atomic():
         return _walk_range(*bounds)
 
 
