@@ -3,7 +3,6 @@ formula guard) and JSON Lines. Rows are ``chain.iter_event_rows`` tuples."""
 
 from __future__ import annotations
 
-import re
 from json.encoder import encode_basestring as _quote
 
 from ..offline import CSV_GUARDED_LEADS, EVENT_COLUMNS, csv_guard
@@ -12,30 +11,57 @@ from ..offline import CSV_GUARDED_LEADS, EVENT_COLUMNS, csv_guard
 EXPORT_COLUMNS = EVENT_COLUMNS
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
-_NEEDS_QUOTES = re.compile(r'[",\r\n]')
 CSV_HEADER = ",".join(EXPORT_COLUMNS) + "\n"
 
 
 def _cell(value: str) -> str:
-    """A CSV cell as csv.writer writes it (excel dialect, minimal quoting), ten times faster."""
-    return '"' + value.replace('"', '""') + '"' if _NEEDS_QUOTES.search(value) else value
+    """A CSV cell as csv.writer writes it (excel dialect, minimal quoting), ten times faster
+    (``in`` looks, no regular expression: this runs for every payload)."""
+    if '"' in value or "," in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def csv_line(row: tuple) -> str:
     """One event row (``iter_event_rows``) as a CSV line; the payload is its JSON text.
-    Every text cell passes through ``csv_guard``, then is quoted where CSV needs it."""
+    Every text cell passes through ``csv_guard``, then is quoted where CSV needs it.
+
+    The common row is told by a few looks at its plain cells joined: no comma inside a cell
+    (seven separators exactly), no quote or line break, no cell starting like a formula; it
+    then needs neither guard nor quotes, and only the payload may need quoting. Any other
+    row is written cell by cell."""
     seq, created, actor, action, otype, oid, model, payload, prev, digest = row
-    plain = (created, actor, action, otype, oid, model, prev, digest)
-    firsts = (created[:1], actor[:1], action[:1], otype[:1], oid[:1], model[:1], payload[:1])
-    if not CSV_GUARDED_LEADS.isdisjoint((*firsts, prev[:1], digest[:1])):  # rare
-        created, actor, action, otype, oid, model, prev, digest = map(csv_guard, plain)
-        payload = csv_guard(payload)
-        plain = (created, actor, action, otype, oid, model, prev, digest)
-    if _NEEDS_QUOTES.search("".join(plain)):  # rare: quote cell by cell
-        created, actor, action, otype, oid, model, prev, digest = map(_cell, plain)
-    return (
-        f"{seq},{created},{actor},{action},{otype},{oid},{model},{_cell(payload)},{prev},{digest}\n"
+    plain = f"{created},{actor},{action},{otype},{oid},{model},{prev},{digest}"
+    if (
+        plain.count(",") == 7
+        and '"' not in plain
+        and "\n" not in plain
+        and "\r" not in plain
+        and ",=" not in plain  # no cell after the first begins like a formula
+        and ",+" not in plain
+        and ",-" not in plain
+        and ",@" not in plain
+        and ",\t" not in plain
+        and ",'" not in plain
+        and plain[:1] not in CSV_GUARDED_LEADS
+        and payload[:1] not in CSV_GUARDED_LEADS
+    ):
+        return (
+            f"{seq},{created},{actor},{action},{otype},{oid},{model},{_cell(payload)},"
+            f"{prev},{digest}\n"
+        )
+    return _csv_line_guarded(row)
+
+
+def _csv_line_guarded(row: tuple) -> str:
+    """``csv_line`` cell by cell: each text cell through ``csv_guard``, then quoted where
+    CSV needs it."""
+    seq, created, actor, action, otype, oid, model, payload, prev, digest = row
+    created, actor, action, otype, oid, model, prev, digest = (
+        _cell(csv_guard(cell)) for cell in (created, actor, action, otype, oid, model, prev, digest)
     )
+    payload = _cell(csv_guard(payload))
+    return f"{seq},{created},{actor},{action},{otype},{oid},{model},{payload},{prev},{digest}\n"
 
 
 def jsonl_line(row: tuple) -> str:

@@ -13,43 +13,37 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from ..models import AuditEvent
-from .chain import iter_event_rows
+from .chain import iter_event_chunks
 from .encoders import CSV_HEADER, FORMATS, LINE_ENCODERS
 from .filters import AuditFilters
 
 CHUNK_ROWS = 2000
 
 
-def _rows(queryset: QuerySet[AuditEvent], chunk_size: int) -> Iterator[tuple]:
+def _chunks(queryset: QuerySet[AuditEvent], chunk_size: int) -> Iterator[list[tuple]]:
     connection = connections[queryset.db]
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         # Inside a transaction the server-side cursor streams; outside one it is declared
         # WITH HOLD, and PostgreSQL materialises the whole result before the first row.
         with transaction.atomic(using=queryset.db):
-            yield from iter_event_rows(queryset, chunk_size=chunk_size)
+            yield from iter_event_chunks(queryset, chunk_size=chunk_size)
     else:
         # On SQLite an atomic block would take the write lock for the whole download.
-        yield from iter_event_rows(queryset, chunk_size=chunk_size)
+        yield from iter_event_chunks(queryset, chunk_size=chunk_size)
 
 
 def export_chunks(
     queryset: QuerySet[AuditEvent], fmt: str, *, chunk_size: int = CHUNK_ROWS
 ) -> Iterator[bytes]:
     """The events of ``queryset`` in chain order as CSV or JSONL, ``chunk_size`` rows per
-    chunk: memory stays flat whatever the number of rows."""
+    chunk (as the cursor fetches them): memory stays flat whatever the number of rows."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     line = LINE_ENCODERS[fmt]
     if fmt == "csv":
         yield CSV_HEADER.encode()
-    lines: list[str] = []
-    for row in _rows(queryset, chunk_size):
-        lines.append(line(row))
-        if len(lines) >= chunk_size:
-            yield "".join(lines).encode()
-            lines.clear()
-    if lines:
-        yield "".join(lines).encode()
+    for rows in _chunks(queryset, chunk_size):
+        yield "".join(map(line, rows)).encode()
 
 
 def export_filename(fmt: str, filters: AuditFilters, moment: datetime | None = None) -> str:

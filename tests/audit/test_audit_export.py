@@ -152,6 +152,29 @@ def test_csv_cells_are_guarded_then_quoted_as_csv_writer_quotes_them_and_read_ba
         assert [csv_unguard(cell) for cell in back] == [str(cell) for cell in row]
 
 
+def test_rows_with_one_risky_character_anywhere_are_guarded_and_quoted_alike():
+    """Mostly plain rows (the common case ``csv_line`` tells at a glance), each with at most
+    one character CSV or the formula guard cares about, at any place in any cell."""
+    rng = random.Random(8)
+    risky = ",\"\n\r\t=+-@'"
+    plain_rows = 0
+    for _ in range(3000):
+        cells = [
+            "".join(rng.choice("ab é;{}:0") for _ in range(rng.randrange(6))) for _ in range(9)
+        ]
+        if rng.random() < 0.7:
+            at = rng.randrange(9)
+            cut = rng.randrange(len(cells[at]) + 1)
+            cells[at] = cells[at][:cut] + rng.choice(risky) + cells[at][cut:]
+        else:
+            plain_rows += 1
+        row = (rng.randrange(10**9), *cells)
+        expected = io.StringIO()
+        csv.writer(expected).writerow((row[0], *("'" * (c[:1] in GUARDED) + c for c in cells)))
+        assert csv_line(row) == expected.getvalue().removesuffix("\r\n") + "\n", row
+    assert plain_rows > 500
+
+
 # --- the rows the exports and the chain walk read ------------------------------------------
 
 

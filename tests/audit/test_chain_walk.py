@@ -157,3 +157,25 @@ def test_the_command_takes_a_number_of_processes(chain_events):
         out = StringIO()
         call_command("audit_verify", "--jobs", jobs, stdout=out)
         assert f"Audit chain OK: {EVENTS} events" in out.getvalue()
+
+
+def test_a_worker_walks_sqlite_without_taking_the_write_lock(transactional_db, monkeypatch):
+    """SQLite's transactions take the write lock (IMMEDIATE): workers inside one walked one
+    after another and, waiting past the lock timeout, failed with "database is locked"."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's worker needs its transaction for the server-side cursor")
+    with transaction.atomic():
+        audit_record(actor=None, action="test.event", payload={"n": 1})
+    seen = []
+    walk_range = chain._walk_range
+
+    def watched(first: int, last: int) -> chain._Segment:
+        seen.append(connection.in_atomic_block)
+        return walk_range(first, last)
+
+    monkeypatch.setattr(chain, "_walk_range", watched)
+    segment = chain._walk_segment((1, 1))
+
+    assert seen == [False]
+    assert segment.report.ok
+    assert segment.report.checked == 1
