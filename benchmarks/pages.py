@@ -402,7 +402,9 @@ def main() -> None:
 
     setup_test_environment()  # the test client's host, as in the test suite
     old_name = None
-    if not args.reuse:
+    if args.reuse:
+        call_command("migrate", verbosity=0)  # a database kept by an older checkout
+    else:
         if pg:
             _, name = scratch_database(args.database_url)
             connection.settings_dict.setdefault("TEST", {})["NAME"] = name

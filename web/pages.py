@@ -46,7 +46,7 @@ SHOWN = {
 VERSIONS_PER_PAGE = 50
 MODELS_ON_DASHBOARD = 50
 # Each dashboard list shows at most this many rows, the most recent first, with a link on.
-DASHBOARD_ROWS = 50
+DASHBOARD_ROWS = 20
 # A version row's large JSON the dashboard never shows.
 UNSHOWN_VERSION_FIELDS = ("metrics", "params", "tags")
 # Candidates: versions on their way to production, which the inbox sorts.
