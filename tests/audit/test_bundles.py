@@ -24,7 +24,17 @@ from registry.models import AuditEvent
 from registry.offline import manifest_bytes, manifest_digest
 from reviews.bundles import build as bundles
 from reviews.management.commands import bundle_verify
-from tests.builders import OFFLINE, TOOL, Built, Candidate, client_for, run_command, run_tool, web
+from tests.builders import (
+    OFFLINE,
+    ROOT,
+    TOOL,
+    Built,
+    Candidate,
+    client_for,
+    run_command,
+    run_tool,
+    web,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -426,12 +436,27 @@ def test_an_auditor_downloads_the_bundle_and_it_is_recorded(plain_version, audit
     event = AuditEvent.objects.get(action="bundle.exported")
     assert (event.actor_name, event.model_name) == ("aud", "credit-default")
     assert event.payload["manifest_sha256"] == digest
+    assert response["X-Audit-Event-Seq"] == str(event.seq)  # the page shows it after export
     ours = AuditEvent.objects.filter(model_name="credit-default", seq__lt=event.seq)
     assert event.payload["last_seq"] == ours.order_by("-seq").first().seq
     assert event.payload["events"] == ours.count()
     path = tmp_path / "b.zip"
     path.write_bytes(data)
     assert run_tool(path, tmp_path).code == 0
+
+
+def test_the_version_page_says_the_export_is_building_and_shows_what_was_recorded(
+    plain_version, auditor, reviewer
+):
+    page = "/models/credit-default/versions/1.0.0/"
+    html = web(auditor).get(page).content.decode()
+
+    assert 'data-bundle><button class="primary">Export bundle</button>' in html
+    assert 'role="status" aria-live="polite" data-bundle-status>' in html
+    assert '<script src="/static/gatehouse/bundle.js" defer></script>' in html
+    script = (ROOT / "static" / "gatehouse" / "bundle.js").read_text()
+    assert "X-Bundle-Manifest-SHA256" in script and "X-Audit-Event-Seq" in script
+    assert "bundle.js" not in web(reviewer).get(page).content.decode()
 
 
 def test_a_reviewer_of_the_model_may_not_export_it(plain_version, reviewer):
