@@ -84,6 +84,7 @@ def audit_log(request: SignedInRequest) -> HttpResponse:
         return render(request, "registry/audit.html", context, status=400)
     filters = form.filters()
     query = filters.as_query()
+    linkable = set(model_choices)  # links only to the models the viewer may open
     page = audit_page(
         filters.apply(visible),
         before=form.cleaned_data.get("before"),
@@ -91,7 +92,7 @@ def audit_log(request: SignedInRequest) -> HttpResponse:
     )
     context.update(
         {
-            "rows": [_row(event, set(model_choices)) for event in page.events],
+            "rows": [_row(event, linkable) for event in page.events],
             "page": page,
             "paged": bool(request.GET.get("before") or request.GET.get("after")),
             "newest_url": _link(query),
