@@ -285,6 +285,8 @@ class AuditEvent(models.Model):
             # without walking the whole chain backwards.
             models.Index(fields=["model_name", "seq"], name="audit_model_seq"),
             models.Index(fields=["created_at"], name="audit_created"),
+            # The action filter, and the newest ``audit.verified`` the page shows, by index.
+            models.Index(fields=["action", "seq"], name="audit_action_seq"),
         ]
 
     def __str__(self) -> str:

@@ -69,3 +69,8 @@ def action_choices() -> list[tuple[str, str]]:
     """Every declared action and its description, for the action filter: an action still
     filters when its last event is old, and before its first one."""
     return ACTIONS.choices()
+
+
+def last_verification() -> AuditEvent | None:
+    """The newest ``audit.verified`` event, read by the (action, seq) index."""
+    return AuditEvent.objects.filter(action="audit.verified").order_by("-seq").first()

@@ -40,6 +40,8 @@ class Bundle:
     size: int
     # Every stored file it should hold was read (a plot missing from storage is noted instead).
     complete: bool = True
+    # The ``bundle.exported`` event that recorded serving it (set by ``bundle_export``).
+    audit_seq: int | None = None
 
 
 def bundle_filename(version: ModelVersion) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils.safestring import mark_safe
+
 from explain import kinds
 from explain.models import Report, ReportStatus
-from explain.presenters import fairness_sections
+from explain.presenters import fairness_findings, fairness_sections
 from explain.selectors import latest_reports
 from registry.audit.record import actor_label
 from registry.models import ModelVersion, VersionStatus
@@ -15,6 +17,14 @@ from registry.models import ModelVersion, VersionStatus
 from .. import gates, selectors
 
 SHAP_TOP = 10
+# The interval whiskers' colours inside each SVG: WeasyPrint styles an inline SVG only from its
+# own <style>, not from the page's stylesheet.
+WHISKER_STYLE = (
+    "<style>.wb-band{fill:#dafbe1}.wb-axis{stroke:#d0d7de}.wb-ci{stroke-width:2}"
+    ".wb-pass{stroke:#116329;fill:#116329}.wb-fail{stroke:#a40e26;fill:#a40e26}"
+    ".wb-inconclusive{stroke:#9a6700;fill:#9a6700}</style>"
+)
+SUMMARY_ITEMS = 5  # findings and limitations on the first page; the rest follow in full
 
 
 def _objectives(version: ModelVersion, kpi: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -39,6 +49,17 @@ def _objectives(version: ModelVersion, kpi: dict[str, Any] | None) -> list[dict[
     return out
 
 
+def _printable(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fairness sections with each whisker carrying its colours (see ``WHISKER_STYLE``)."""
+    for section in sections:
+        for comparison in section["comparisons"]:
+            for row in comparison["rows"]:
+                # The whisker is our own SVG, its one text (the label) escaped, so the first
+                # ">" closes the <svg> tag.
+                row["whisker"] = mark_safe(row["whisker"].replace(">", ">" + WHISKER_STYLE, 1))  # noqa: S308
+    return sections
+
+
 def _blocking(version: ModelVersion, gate: gates.GateResult) -> list[gates.Check]:
     """Failing gates; once promoted, "review requested" no longer applies."""
     settled = version.status in (VersionStatus.PRODUCTION, VersionStatus.ARCHIVED)
@@ -51,7 +72,11 @@ def _limitations(
     latest: dict[str, Report],
     reports: list[Report],
     notes: list[str],
+    *,
+    gates_too: bool = True,
 ) -> list[str]:
+    """What a reader must know the reports do not show; the failing gates too unless
+    ``gates_too`` is false (the summary lists them under the decision)."""
     done = ReportStatus.SUCCEEDED
     result = {kind: r.result for kind, r in latest.items() if r.status == done and r.result}
     items: list[str] = []
@@ -93,6 +118,8 @@ def _limitations(
     for report in reports:
         if report.status == ReportStatus.FAILED:
             items.append(f"The {report.kind} report #{report.pk} failed: {report.error[:300]}")
+    if not gates_too:
+        return items + notes
     items += [f"Gate “{c.name}” does not pass: {c.reason}." for c in _blocking(version, gate)]
     items += [
         f"The sign-off by {s.signoff.signer_name} does not count: {s.reason}."
@@ -125,6 +152,10 @@ def _report_context(
     )
     lime = result(kinds.LIME)
     shap_report = latest.get(kinds.SHAP)
+    blocking = _blocking(version, gate)
+    limitations = _limitations(version, gate, latest, reports, notes)
+    open_points = _limitations(version, gate, latest, reports, notes, gates_too=False)
+    findings = fairness_findings(fairness) if fairness else []
     return {
         "model": version.model,
         "version": version,
@@ -133,11 +164,12 @@ def _report_context(
         "created_at": moment,
         "created_by": actor_label(actor),
         "gates": gate,
-        "blocking": _blocking(version, gate),
+        "blocking": blocking,
+        "gates_passed": len(gate.checks) - len(blocking),
         "objectives": _objectives(version, kpi),
         "kpi": kpi,
         "fairness": fairness,
-        "fairness_sections": fairness_sections(fairness) if fairness else [],
+        "fairness_sections": _printable(fairness_sections(fairness)) if fairness else [],
         "performance": result(kinds.PERFORMANCE),
         "shap": shap,
         "shap_top": (shap or {}).get("global_importance", [])[:SHAP_TOP],
@@ -145,7 +177,13 @@ def _report_context(
         if shap and shap_report
         else [],
         "lime_rows": len((lime or {}).get("rows", [])),
-        "limitations": _limitations(version, gate, latest, reports, notes),
+        "limitations": limitations,
+        "summary": {
+            "findings": findings[:SUMMARY_ITEMS],
+            "more_findings": max(len(findings) - SUMMARY_ITEMS, 0),
+            "limitations": open_points[:SUMMARY_ITEMS],
+            "more_limitations": max(len(open_points) - SUMMARY_ITEMS, 0),
+        },
         "signoffs": gate.standings[::-1],
         "timeline": selectors.timeline(version.model),
         "reports": reports,

@@ -28,7 +28,7 @@ def bundle_export(*, actor, version: ModelVersion) -> Bundle:
         if bundle.complete and bundle_key(version, now=now) == key:
             bundle_store(version, key, bundle)
     with transaction.atomic():
-        audit_record(
+        event = audit_record(
             actor=actor,
             action="bundle.exported",
             obj=version,
@@ -42,4 +42,5 @@ def bundle_export(*, actor, version: ModelVersion) -> Bundle:
                 "last_seq": (bundle.manifest["audit"]["last"] or {}).get("seq"),
             },
         )
+    bundle.audit_seq = event.seq
     return bundle

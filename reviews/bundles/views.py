@@ -16,12 +16,15 @@ from .export import bundle_export
 
 
 def bundle_response(bundle: Bundle) -> FileResponse:
-    """The bundle as a download, with its manifest digest in a header."""
+    """The bundle as a download, with its manifest digest and the number of the audit event
+    that recorded the export in headers (the version page shows both after a download)."""
     response = FileResponse(
         bundle.file, as_attachment=True, filename=bundle.filename, content_type="application/zip"
     )
     response["Content-Length"] = str(bundle.size)
     response["X-Bundle-Manifest-SHA256"] = bundle.manifest_sha256
+    if bundle.audit_seq is not None:
+        response["X-Audit-Event-Seq"] = str(bundle.audit_seq)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -37,7 +40,8 @@ class VersionBundleView(APIView):
             (200, "application/zip"): OpenApiResponse(
                 OpenApiTypes.BINARY,
                 description="report.html, report.pdf, reports/, audit/ and manifest.json; "
-                "the X-Bundle-Manifest-SHA256 header is recorded in bundle.exported",
+                "the X-Bundle-Manifest-SHA256 header is recorded in bundle.exported, "
+                "whose number is the X-Audit-Event-Seq header",
             ),
             403: OpenApiResponse(description="Only auditors and admins export bundles"),
             404: OpenApiResponse(description="No such model or version for you"),

@@ -143,12 +143,123 @@ def test_an_end_before_the_start_is_an_error_on_to(two_models, auditor):
     assert 'id="to-error">Must not be before' in response.content.decode()
 
 
-def test_the_payload_is_compact_and_long_ones_expand(model, auditor):
+def test_the_raw_event_is_kept_in_a_details_element(model, auditor):
     record(1, model_name=model.name, note="x" * 300)
     html = web(auditor).get("/audit/").content.decode()
 
-    assert "<details><summary><code>{&quot;i&quot;:0,&quot;note&quot;:&quot;xxx" in html
+    assert '<details class="payload"><summary><code>test.event</code>' in html
     assert "&quot;note&quot;: &quot;xxxx" in html  # the pretty, expanded form
+
+
+# --- events as sentences -------------------------------------------------------------------
+
+
+def sentences(html: str) -> list[str]:
+    return re.findall(r'<p class="sentence">(.*?)</p>', html)
+
+
+def test_a_promotion_reads_as_a_sentence_linked_to_the_model_and_versions(
+    model, reviewer, risk_officer
+):
+    record(
+        1,
+        model_name=model.name,
+        action="version.promoted",
+        actor=risk_officer,
+        version="1.1.0",
+        replaced="1.0.0",
+    )
+    html = web(reviewer).get("/audit/").content.decode()
+
+    base = "/models/credit-default/"
+    assert sentences(html)[0] == (
+        f'{risk_officer.username} promoted <a href="{base}">credit-default</a> '
+        f'<a href="{base}versions/1.1.0/">1.1.0</a>, replacing '
+        f'<a href="{base}versions/1.0.0/">1.0.0</a>'
+    )
+
+
+def test_a_signoff_names_the_signers_role_and_meaning(model, reviewer, risk_officer):
+    record(
+        1,
+        model_name=model.name,
+        action="signoff.fairness_override",
+        actor=risk_officer,
+        version="1.1.0",
+        role="risk_officer",
+        decision="fairness_override",
+    )
+    html = web(reviewer).get("/audit/").content.decode()
+
+    assert sentences(html)[0].startswith(f"{risk_officer.username} (Risk officer) signed off ")
+    assert sentences(html)[0].endswith(
+        "1.1.0</a>: fairness override (inconclusive verdict accepted)"
+    )
+
+
+def test_payload_html_is_escaped_and_never_linked_outside_the_url_patterns(model, auditor):
+    record(1, model_name=model.name, action="version.registered", version="<b>1</b>/x")
+    html = web(auditor).get("/audit/").content.decode()
+
+    assert "<b>1</b>" not in html
+    assert sentences(html)[0].endswith(
+        '<a href="/models/credit-default/">credit-default</a> &lt;b&gt;1&lt;/b&gt;/x'
+    )
+
+
+def test_an_auditor_sees_every_models_sentences_linked(two_models, auditor):
+    html = web(auditor).get("/audit/").content.decode()
+
+    linked = set(re.findall(r'<a href="/models/([\w-]+)/">', " ".join(sentences(html))))
+    assert linked == {"credit-default", "churn"}
+    assert len(sentences(html)) == len(seqs(html))
+
+
+def test_an_undescribed_action_reads_as_its_description(two_models, outsider):
+    html = web(outsider).get("/audit/").content.decode()
+
+    notes = [s for s in sentences(html) if ": A test note about a model — " in s]
+    assert len(notes) == 2  # churn's, linked; none of credit-default's
+    assert all(s.endswith('— <a href="/models/churn/">churn</a>') for s in notes)
+    assert "credit-default" not in html
+
+
+# --- the last check, lasting ---------------------------------------------------------------
+
+
+def test_the_last_verification_stays_on_the_page(two_models, auditor, reviewer):
+    from registry.audit.services import audit_chain_verify
+
+    assert "The chain has not been verified yet." in web(reviewer).get("/audit/").content.decode()
+    checked = AuditChainHead.objects.get().seq
+    audit_chain_verify(actor=auditor)
+    record(5, model_name="credit-default")  # later events push the check off the first page
+
+    html = web(reviewer).get("/audit/").content.decode()
+    assert f"by aud: {checked} events intact up to #{checked} " in re.sub(r"\s+", " ", html)
+    check = AuditEvent.objects.get(action="audit.verified")
+    assert f"(event #{check.seq})" in html
+
+
+def test_the_page_reads_the_last_check_and_a_page_in_as_many_queries_as_events_grow(
+    two_models, auditor
+):
+    from registry.audit.services import audit_chain_verify
+
+    client = web(auditor)
+    client.get("/audit/")  # warm the session
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/audit/").status_code == 200
+        return len(captured.captured_queries)
+
+    audit_chain_verify(actor=auditor)
+    few = queries()
+    record(300, model_name="credit-default")
+    audit_chain_verify(actor=auditor)
+    record(300, model_name="churn")
+    assert queries() == few
 
 
 # --- keyset pages --------------------------------------------------------------------------
@@ -245,3 +356,10 @@ def test_only_auditors_and_admins_verify(two_models, who, request):
 
     assert response.status_code == 403
     assert not AuditEvent.objects.filter(action="audit.verified").exists()
+
+
+def test_every_phrase_is_of_a_declared_action():
+    from registry.audit.actions import ACTIONS
+    from registry.audit.sentences import PHRASES
+
+    assert [key for key in PHRASES if key not in ACTIONS] == []

@@ -5,13 +5,17 @@ what was altered in a changed one."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.util
 import io
 import json
 import random
+import re
 import sys
 import zipfile
+import zlib
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -24,7 +28,19 @@ from registry.models import AuditEvent
 from registry.offline import manifest_bytes, manifest_digest
 from reviews.bundles import build as bundles
 from reviews.management.commands import bundle_verify
-from tests.builders import OFFLINE, TOOL, Built, Candidate, client_for, run_command, run_tool, web
+from tests.builders import (
+    OFFLINE,
+    ROOT,
+    TOOL,
+    Built,
+    Candidate,
+    biased_frame,
+    client_for,
+    register,
+    run_command,
+    run_tool,
+    web,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -162,6 +178,134 @@ def test_the_audit_files_hold_the_models_events_with_their_chain(built: Built):
     assert manifest["last"] == {"seq": jsonl[-1]["seq"], "hash": jsonl[-1]["hash"]}
     assert manifest["range_prev_hash"] == jsonl[0]["prev_hash"]
     assert manifest["events"] == len(jsonl)
+
+
+# --- the report's PDF ----------------------------------------------------------------------
+
+NEAR_EMPTY = 0.2  # a last page filled less than this is a page the reader turns for nothing
+
+
+def _text(box, out: list[str]) -> list[str]:
+    if getattr(box, "text", None):
+        out.append(box.text)
+    for child in getattr(box, "children", []):
+        _text(child, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def pdf_pages(built) -> list[tuple[str, float]]:
+    """The bundle's report laid out again from its own HTML and plots: each page's text and how
+    much of its height the content fills (WeasyPrint's page boxes, without the margin boxes)."""
+    from reviews.bundles.pdf import render_document
+
+    plots = {
+        name: (built.read(name), "image/svg+xml")
+        for name in built.names()
+        if name.startswith("reports/") and name.endswith(".svg")
+    }
+    document = render_document(built.read("report.html").decode(), plots)
+    pages = []
+    for page in document.pages:
+        box = page._page_box
+        body = [child for child in box.children if type(child).__name__ != "MarginBox"]
+        bottom = max(
+            (
+                d.position_y + d.margin_height()
+                for b in body
+                for d in b.descendants()
+                if type(d).__name__ == "TextBox" or not getattr(d, "children", None)
+            ),
+            default=box.content_box_y(),
+        )
+        text = " ".join(" ".join(_text(b, [])) for b in body)
+        pages.append((re.sub(r"\s+", " ", text), (bottom - box.content_box_y()) / box.height))
+    return pages
+
+
+def _streams(pdf: bytes) -> bytes:
+    """The PDF with its compressed streams inflated, to search for what they hold."""
+    out = [pdf]
+    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        with contextlib.suppress(zlib.error):
+            out.append(zlib.decompress(match.group(1)))
+    return b"\n".join(out)
+
+
+def test_the_pdf_first_page_summarises_the_decision_findings_limitations_and_signers(
+    pdf_pages,
+):
+    first, _ = pdf_pages[0]
+
+    assert "Summary Decision all 7 gates pass Version 1.0.0 is production." in first
+    assert "Fairness pass every metric's interval lies inside its policy band." in first
+    assert "Limitations • KPI complaint_rate has no value" in first
+    assert "Signers risk (Risk officer): Approved" in first
+    assert "rev (Reviewer): Approved" in first
+
+
+def test_the_pdf_has_no_near_empty_last_page(pdf_pages, built):
+    fills = [fill for _, fill in pdf_pages]
+
+    assert fills[-1] >= NEAR_EMPTY, fills
+    assert len(pdf_pages) == _streams(built.read("report.pdf")).count(b"/Type /Page/")
+    assert "Audit trail" in pdf_pages[-1][0]  # the last section ends the report
+
+
+def test_the_pdf_is_tagged_pdf_a_3a_and_the_same_bytes_from_the_same_html(built):
+    from reviews.bundles.pdf import render_pdf
+
+    pdf = built.read("report.pdf")
+    inside = _streams(pdf)
+    assert pdf.startswith(b"%PDF-1.7")
+    assert b'pdfaid:part="3" pdfaid:conformance="A"' in inside
+    assert b"/StructTreeRoot" in inside and b"/MarkInfo <</Marked true>>" in inside
+    assert b"/OutputIntents" in inside and b"/Lang (en)" in inside
+    plots = {
+        name: (built.read(name), "image/svg+xml")
+        for name in built.names()
+        if name.startswith("reports/") and name.endswith(".svg")
+    }
+    assert render_pdf(built.read("report.html").decode(), plots) == pdf
+
+
+def test_the_fairness_intervals_are_drawn_with_their_colours(built):
+    html = built.read("report.html").decode()
+
+    whiskers = re.findall(r'<svg class="whisker".*?</svg>', html)
+    assert len(whiskers) == 4  # one per metric of the one comparison
+    assert all("<style>.wb-band{fill:#dafbe1}" in w for w in whiskers)
+    assert all('class="wb-ci wb-pass"' in w for w in whiskers)
+
+
+def test_the_summary_names_the_failing_fairness_metrics_and_the_blocking_gates(model, engineer):
+    from django.template.loader import render_to_string
+    from django.utils import timezone
+
+    from explain.presenters import fairness_findings
+    from explain.selectors import latest_reports
+    from reviews.bundles.context import _report_context
+
+    version = register(engineer, model, frame=biased_frame(), shap=False)
+    reports = list(version.reports.all())
+    context = _report_context(version, reports, {}, timezone.now(), engineer, [])
+    html = render_to_string(bundles.TEMPLATE, context)
+    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split('id="summary"')[1]))
+    summary = summary.split("Model card")[0]
+
+    findings = fairness_findings(latest_reports(version)["fairness"].result)
+    assert findings and findings[0]["verdict"] == "fail"
+    assert "Fairness fail on these metrics" in summary
+    shown = findings[: len(context["summary"]["findings"])]
+    assert len(shown) == 4 and all(f"fail {f['text']}" in unescape(summary) for f in shown)
+    assert (
+        "Summary Decision 4 of 7 gates block Version 1.0.0 is registered; it may not be "
+        "promoted until these pass: Review requested:" in summary
+    )
+    # Limitations on page one leave the gates to the decision above them.
+    assert "Limitations The fairness verdict is fail. No model file was uploaded" in summary
+    assert "Gate “" not in summary
+    assert "Signers No sign-offs." in summary
 
 
 # --- verification of an intact bundle ------------------------------------------------------
@@ -426,12 +570,27 @@ def test_an_auditor_downloads_the_bundle_and_it_is_recorded(plain_version, audit
     event = AuditEvent.objects.get(action="bundle.exported")
     assert (event.actor_name, event.model_name) == ("aud", "credit-default")
     assert event.payload["manifest_sha256"] == digest
+    assert response["X-Audit-Event-Seq"] == str(event.seq)  # the page shows it after export
     ours = AuditEvent.objects.filter(model_name="credit-default", seq__lt=event.seq)
     assert event.payload["last_seq"] == ours.order_by("-seq").first().seq
     assert event.payload["events"] == ours.count()
     path = tmp_path / "b.zip"
     path.write_bytes(data)
     assert run_tool(path, tmp_path).code == 0
+
+
+def test_the_version_page_says_the_export_is_building_and_shows_what_was_recorded(
+    plain_version, auditor, reviewer
+):
+    page = "/models/credit-default/versions/1.0.0/"
+    html = web(auditor).get(page).content.decode()
+
+    assert 'data-bundle><button class="primary">Export bundle</button>' in html
+    assert 'role="status" aria-live="polite" data-bundle-status>' in html
+    assert '<script src="/static/gatehouse/bundle.js" defer></script>' in html
+    script = (ROOT / "static" / "gatehouse" / "bundle.js").read_text()
+    assert "X-Bundle-Manifest-SHA256" in script and "X-Audit-Event-Seq" in script
+    assert "bundle.js" not in web(reviewer).get(page).content.decode()
 
 
 def test_a_reviewer_of_the_model_may_not_export_it(plain_version, reviewer):

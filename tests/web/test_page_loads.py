@@ -165,7 +165,7 @@ QUERIES = {
     "model page": 13,
     "version page": 29,  # the version with its model, data set and model file in one query
     "comparison": 15,
-    "audit page": 10,  # the visible models' names first, then their events by index
+    "audit page": 11,  # the visible models' names, their events by index, the last check
 }
 
 

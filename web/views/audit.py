@@ -18,23 +18,44 @@ from registry.audit import services
 from registry.audit.chain import event_content
 from registry.audit.exports import export_response
 from registry.audit.filters import AuditFilterForm
-from registry.audit.selectors import action_choices, audit_page, chain_head, recent_values
+from registry.audit.selectors import (
+    action_choices,
+    audit_page,
+    chain_head,
+    last_verification,
+    recent_values,
+)
+from registry.audit.sentences import event_sentence
 from registry.models import AuditEvent
 from registry.permissions import can_export_audit, can_verify_chain
 from registry.types import SignedInRequest
 
-PAYLOAD_PREVIEW = 120
 
-
-def _row(event: AuditEvent) -> dict[str, Any]:
+def _row(event: AuditEvent, linkable: set[str]) -> dict[str, Any]:
     content = event_content(event)
-    compact = json.dumps(event.payload, ensure_ascii=False, separators=(",", ":"))
     return {
         **content,
+        "sentence": event_sentence(event, linkable),
         "created": event.created_at,
-        "payload_compact": compact,
-        "payload_long": len(compact) > PAYLOAD_PREVIEW,
         "payload_pretty": json.dumps(event.payload, ensure_ascii=False, indent=2, sort_keys=True),
+    }
+
+
+def _verified(event: AuditEvent | None) -> dict[str, Any] | None:
+    """The last chain check for the page: when, by whom, and what it found."""
+    if event is None:
+        return None
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    brk = payload.get("break")
+    return {
+        "seq": event.seq,
+        "at": event.created_at,
+        "by": event.actor_name,
+        "ok": payload.get("ok") is True,
+        "checked": payload.get("checked"),
+        "last_seq": payload.get("last_seq"),
+        "seconds": payload.get("seconds"),
+        "break_seq": brk.get("seq") if isinstance(brk, dict) else None,
     }
 
 
@@ -48,14 +69,14 @@ def audit_log(request: SignedInRequest) -> HttpResponse:
     """Events of the models the user may see (everything for auditors), newest first."""
     visible = selectors.audit_events_visible_to(request.user)
     form = AuditFilterForm(request.GET)
+    model_choices = list(selectors.models_visible_to(request.user).values_list("name", flat=True))
     context: dict[str, Any] = {
         "form": form,
         "can_export": can_export_audit(request.user),
         "can_verify": can_verify_chain(request.user),
         "head": chain_head(),
-        "model_choices": list(
-            selectors.models_visible_to(request.user).values_list("name", flat=True)
-        ),
+        "verified": _verified(last_verification()),
+        "model_choices": model_choices,
         "actor_choices": recent_values(visible, "actor_name"),
         "action_choices": action_choices(),
     }
@@ -63,6 +84,7 @@ def audit_log(request: SignedInRequest) -> HttpResponse:
         return render(request, "registry/audit.html", context, status=400)
     filters = form.filters()
     query = filters.as_query()
+    linkable = set(model_choices)  # links only to the models the viewer may open
     page = audit_page(
         filters.apply(visible),
         before=form.cleaned_data.get("before"),
@@ -70,7 +92,7 @@ def audit_log(request: SignedInRequest) -> HttpResponse:
     )
     context.update(
         {
-            "rows": [_row(event) for event in page.events],
+            "rows": [_row(event, linkable) for event in page.events],
             "page": page,
             "paged": bool(request.GET.get("before") or request.GET.get("after")),
             "newest_url": _link(query),
