@@ -112,13 +112,13 @@ def whisker(
             f'stroke="{colour}" stroke-width="2"/>'
         )
         parts += [
-            f'<line x1="{c}" y1="{mid - 5}" x2="{c}" y2="{mid + 5}" class="wb-ci wb-{css}" '
+            f'<line x1="{c}" y1="{mid - 6}" x2="{c}" y2="{mid + 6}" class="wb-ci wb-{css}" '
             f'stroke="{colour}" stroke-width="2"/>'
             for c in (left, right)
         ]
     if value is not None:
         parts.append(
-            f'<circle cx="{x(value)}" cy="{mid}" r="3.5" class="wb-dot wb-{css}" '
+            f'<circle cx="{x(value)}" cy="{mid}" r="3" class="wb-dot wb-{css}" '
             f'fill="{colour}" stroke="#ffffff"/>'
         )
     label = (

@@ -475,6 +475,7 @@ def compare_versions(
                 change(perf_a.get(k), perf_b.get(k), higher_is_better=True, target=targets.get(k)),
             )
             for k in PERFORMANCE_KEYS
+            if perf_a.get(k) is not None or perf_b.get(k) is not None
         ],
         "kpis": [
             (

@@ -79,7 +79,16 @@ def settle(version, kind: str, result: dict[str, Any]) -> None:
 def kpi_result(value: float) -> dict[str, Any]:
     row = {"metric_key": "accuracy", "comparator": ">=", "target": 0.8, "blocking": True}
     status = "met" if value >= 0.8 else "not_met"
-    return {"kpis": [{**row, "value": value, "status": status}], "summary": {"total": 1}}
+    met = status == "met"
+    summary = {
+        "total": 1,
+        "met": int(met),
+        "not_met": int(not met),
+        "missing": 0,
+        "blocking_all_met": met,
+        "blocking_failing": [] if met else ["accuracy"],
+    }
+    return {"kpis": [{**row, "value": value, "status": status}], "summary": summary}
 
 
 @pytest.fixture
