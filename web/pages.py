@@ -339,6 +339,10 @@ def _fairness_side_by_side(
     return list(rows.values())
 
 
+def _passed_in_both(row: dict[str, Any]) -> bool:
+    return all(side is not None and side["verdict"] == "pass" for side in row["sides"])
+
+
 def _rank_changes(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each feature's SHAP importance rank in both versions, the newer's order first; a
     feature only one version has is marked added or dropped."""
@@ -449,6 +453,7 @@ def compare_versions(
     kpi_keys = sorted(set(a["verdicts"]["kpi_values"]) | set(b["verdicts"]["kpi_values"]))
     perf_a, perf_b = (row["verdicts"]["performance"] or {} for row in (a, b))
     kpi_a, kpi_b = (row["verdicts"]["kpi_values"] for row in (a, b))
+    side_by_side = _fairness_side_by_side(fairness(old), fairness(new))
     return {
         "a": a,
         "b": b,
@@ -496,7 +501,9 @@ def compare_versions(
             "dropped": [f for f in before_features if f not in after_features],
             "kept": [f for f in after_features if f in before_features],
         },
-        "fairness": _fairness_side_by_side(fairness(old), fairness(new)),
+        # What did not pass in either version first; what passed in both folds below.
+        "fairness": [row for row in side_by_side if not _passed_in_both(row)],
+        "fairness_passing": [row for row in side_by_side if _passed_in_both(row)],
         "fairness_shown": [fairness(old) is not None, fairness(new) is not None],
         "ranks": _rank_changes(old.get("shap_ranking") or [], new.get("shap_ranking") or []),
         "ranks_shown": [bool(old.get("shap_ranking")), bool(new.get("shap_ranking"))],

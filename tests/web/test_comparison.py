@@ -41,7 +41,12 @@ def fairness(value: float, ci: list[float], verdict: str) -> dict[str, Any]:
                         "unprivileged": ["female"],
                         "verdict": verdict,
                         "metrics": {
-                            "disparate_impact": {"value": value, "ci": ci, "verdict": verdict}
+                            "disparate_impact": {"value": value, "ci": ci, "verdict": verdict},
+                            "average_odds_difference": {
+                                "value": 0.01,
+                                "ci": [-0.02, 0.04],
+                                "verdict": "pass",
+                            },
                         },
                     }
                 ],
@@ -153,7 +158,11 @@ def test_the_comparison_judges_changes_shows_features_fairness_and_ranks(version
     assert fair[3].startswith("0.930 [0.860 … 1.010] pass")
     assert fair[4] == "+0.350 ✓ better"
     fairness_table = html[html.index('id="compare-fairness-h"') : html.index('id="compare-shap-h"')]
-    assert fairness_table.count('<svg class="whisker"') == 2
+    assert fairness_table.count('<svg class="whisker"') == 4
+    # What passed in both versions folds below what did not.
+    assert "1 more pass in both versions</summary>" in fairness_table
+    (passing,) = rows_of(html, "compare-passing-h")
+    assert passing[1] == "Average odds difference" and passing[4] == "+0.000 = same"
 
     assert rows_of(html, "compare-shap-h") == [
         ["income", "2", "1", "↑ up 1"],
