@@ -604,10 +604,15 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         objected_since_request=objected_since_request,
     )
     findings = fairness_findings(fairness) if fairness else []
+    explained: set[str] = set()
     for finding in findings:
-        # The proxy warning that explains a finding, shown beside it.
+        # The proxy warning that explains a finding, shown beside the first it explains and
+        # named in a word beside the others.
         attributes = finding["attribute"].split("&")
-        finding["proxies"] = [p for p in proxies if p.get("attribute") in attributes]
+        carried = [p for p in proxies if p.get("attribute") in attributes]
+        finding["proxies"] = [p for p in carried if p["feature"] not in explained]
+        finding["proxies_again"] = [p["feature"] for p in carried if p["feature"] in explained]
+        explained |= {p["feature"] for p in carried}
     signing_box = signing(user, result_gates, can)
     return {
         "model": version.model,

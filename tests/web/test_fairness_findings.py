@@ -77,12 +77,18 @@ def test_the_version_page_lists_findings_failing_first_with_glossary_and_folded_
                     "privileged": ["male"],
                     "verdict": "fail",
                     "groups": [],
-                    "comparisons": [finding("female", 0.58, [0.56, 0.61], "fail")],
+                    "comparisons": [
+                        finding("female", 0.58, [0.56, 0.61], "fail"),
+                        finding("other", 0.7, [0.65, 0.75], "fail"),
+                    ],
                 },
             },
             "intersections": {},
         },
     )
+
+    proxy = {"feature": "occupation_score", "attribute": "sex", "nmi": 0.6, "rank": 1}
+    settle(version, "shap", {"proxies": {"warnings": [proxy]}, "global_importance": []})
 
     html = web(reviewer).get(f"/models/{model.name}/versions/1.0.0/").content.decode()
 
@@ -93,10 +99,15 @@ def test_the_version_page_lists_findings_failing_first_with_glossary_and_folded_
         " ".join(unescape(re.sub(r"<[^>]+>", " ", li)).split())
         for li in listed.split('<li class="finding">')[1:]
     ]
-    assert [item.split()[0] for item in items] == ["fail", "inconclusive"]
+    assert [item.split()[0] for item in items] == ["fail", "fail", "inconclusive"]
     assert "Disparate impact, sex female vs male: 0.58 [95% CI 0.56 to 0.61]" in items[0]
-    assert "age_group young vs middle" in items[1]
-    assert listed.count('<svg class="whisker"') == 2
+    assert "age_group young vs middle" in items[2]
+    assert listed.count('<svg class="whisker"') == 3
+    # The proxy that explains the sex findings: its warning beside the first, named after.
+    assert "Likely cause: occupation_score carries sex (a proxy; SHAP evidence" in items[0]
+    assert "carries" not in items[1]
+    assert "Likely cause: occupation_score , as above." in items[1]  # named, not repeated
+    assert "Likely cause" not in items[2]
     # The detailed tables come after the list, folded.
     assert html.index('id="fairness-sex"') > html.index('<ol class="findings"')
     assert re.search(r'<details class="unit" id="fairness-sex">', html)
