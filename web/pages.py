@@ -53,6 +53,8 @@ UNSHOWN_VERSION_FIELDS = ("metrics", "params", "tags")
 CANDIDATE_STATUSES = (VersionStatus.REGISTERED, VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
 # Versions whose open objections the inbox lists: the candidates and the rejected ones.
 OBJECTED_STATUSES = (*CANDIDATE_STATUSES, VersionStatus.REJECTED)
+# The version page lists this many fairness findings, the most serious; the rest fold.
+FINDINGS_SHOWN = 8
 # A version page shows at most this many comments, the most recent, in the order written.
 CONVERSATION_ROWS = 200
 
@@ -625,6 +627,9 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         "fairness": fairness,
         "fairness_sections": sections,
         "fairness_findings": findings,
+        "findings_shown": FINDINGS_SHOWN,
+        "findings_first": findings[:FINDINGS_SHOWN],
+        "findings_more": findings[FINDINGS_SHOWN:],
         "performance": result(kinds.PERFORMANCE),
         "kpi": result(kinds.KPI),
         "shap": shap,

@@ -130,3 +130,20 @@ def test_the_version_page_lists_findings_failing_first_with_glossary_and_folded_
     assert (
         lineage.count('<details class="digest-more">') == 4
     )  # artifact, data, evaluation, content
+
+
+def test_findings_past_the_first_eight_fold(model, ci, reviewer):
+    version = Candidate(version="1.0.0").register(actor=ci[0], token=ci[1], model=model).version
+    groups = [finding(f"g{n}", 0.5 + n / 100, [0.45, 0.7], "fail") for n in range(10)]
+    attribute = {"privileged": ["male"], "verdict": "fail", "groups": [], "comparisons": groups}
+    result = {"verdict": "fail", "policy": POLICY, "attributes": {"sex": attribute}}
+    settle(version, "fairness", {**result, "intersections": {}})
+
+    html = web(reviewer).get(f"/models/{model.name}/versions/1.0.0/").content.decode()
+
+    first = html[html.index('<ol class="findings"') : html.index("</ol>", html.index("findings-h"))]
+    assert first.count('<li class="finding">') == 8
+    assert "sex g0 vs male" in first and "sex g8 vs male" not in first  # farthest out first
+    folded = html[html.index("2 more findings</summary>") :]
+    assert '<ol class="findings" start="9">' in folded
+    assert folded[: folded.index("</details>")].count('<li class="finding">') == 2
