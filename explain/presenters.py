@@ -3,6 +3,7 @@ that are safe to follow, LIME weight bars."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +18,23 @@ METRIC_LABELS = {
     "equal_opportunity_difference": "Equal opportunity difference",
     "average_odds_difference": "Average odds difference",
 }
-# The axis each metric is drawn on: ratios around 1, differences around 0.
+# The axis each metric is drawn on at least: ratios around 1, differences around 0. It widens
+# (in ``AXIS_STEP`` steps, up to ``AXIS_LIMITS``) to take in a band or interval outside it.
 AXES = {"disparate_impact": (0.0, 2.0)}
 DEFAULT_AXIS = (-0.5, 0.5)
+AXIS_LIMITS = {"disparate_impact": (0.0, 5.0)}
+DEFAULT_AXIS_LIMITS = (-1.0, 1.0)
+AXIS_STEP = {"disparate_impact": 0.5}
+DEFAULT_AXIS_STEP = 0.25
+# Where a metric shows no difference between the groups: parity.
+IDEAL = {"disparate_impact": 1.0}
+# An interval narrower than this (in SVG units, of ``WHISKER_WIDTH``) is drawn this wide,
+# so it stays visible however the chart is scaled.
+MIN_INTERVAL = 3.0
+WHISKER_WIDTH, WHISKER_HEIGHT, WHISKER_PAD = 240, 36, 12
+# Presentation attributes (the CSP allows no inline style): the chart reads the same where
+# gatehouse.css is absent, as in the bundle's PDF; the stylesheet may override them.
+VERDICT_COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "inconclusive": "#9a6700"}
 
 
 def _band(policy: dict[str, Any], metric: str) -> tuple[float, float]:
@@ -29,6 +44,22 @@ def _band(policy: dict[str, Any], metric: str) -> tuple[float, float]:
     return -limit, limit
 
 
+def ideal_of(metric: str) -> float:
+    """The value at parity: 1 for a ratio, 0 for a difference."""
+    return IDEAL.get(metric, 0.0)
+
+
+def _axis(metric: str, points: Sequence[float]) -> tuple[float, float]:
+    lo, hi = AXES.get(metric, DEFAULT_AXIS)
+    floor, ceiling = AXIS_LIMITS.get(metric, DEFAULT_AXIS_LIMITS)
+    step = AXIS_STEP.get(metric, DEFAULT_AXIS_STEP)
+    finite = [p for p in points if math.isfinite(p)]
+    if finite:
+        lo = max(min(lo, math.floor(min(finite) / step) * step), floor)
+        hi = min(max(hi, math.ceil(max(finite) / step) * step), ceiling)
+    return lo, hi
+
+
 def whisker(
     metric: str,
     value: float | None,
@@ -36,37 +67,69 @@ def whisker(
     band: tuple[float, float],
     verdict: str,
 ) -> SafeString:
-    """A small inline SVG: the policy band shaded, the interval as a line, the estimate as a dot."""
-    lo, hi = AXES.get(metric, DEFAULT_AXIS)
-    css = verdict if verdict in ("pass", "fail", "inconclusive") else "inconclusive"
-    width, height, pad = 160, 18, 4
+    """An inline SVG interval chart: the policy band shaded, the ideal (parity) as a dashed
+    line, the interval as a capped line never narrower than ``MIN_INTERVAL``, the estimate as
+    a dot, on an axis labelled with its ends and the ideal. It scales with its viewBox; its
+    aria-label says everything in words."""
+    ideal = ideal_of(metric)
+    lo, hi = _axis(metric, [*band, *(ci or []), *([value] if value is not None else []), ideal])
+    css = verdict if verdict in VERDICT_COLOURS else "inconclusive"
+    colour = VERDICT_COLOURS[css]
+    width, height, pad = WHISKER_WIDTH, WHISKER_HEIGHT, WHISKER_PAD
+    mid, axis_y = 11, 22
 
     def x(v: float) -> float:
         v = min(max(v, lo), hi)
         return round(pad + (v - lo) / (hi - lo) * (width - 2 * pad), 1)
 
+    band_lo, band_hi = x(band[0]), x(band[1])
     parts = [
-        f'<rect x="{x(band[0])}" y="3" width="{max(x(band[1]) - x(band[0]), 1)}" height="12" class="wb-band"/>',
-        f'<line x1="{pad}" y1="9" x2="{width - pad}" y2="9" class="wb-axis"/>',
+        f'<rect x="{band_lo}" y="2" width="{max(band_hi - band_lo, 1)}" height="18" '
+        'class="wb-band" fill="#dafbe1"/>',
+        f'<line x1="{pad}" y1="{axis_y}" x2="{width - pad}" y2="{axis_y}" class="wb-axis" '
+        'stroke="#57606a"/>',
+        f'<line x1="{x(ideal)}" y1="1" x2="{x(ideal)}" y2="{axis_y}" class="wb-ideal" '
+        'stroke="#24292f" stroke-dasharray="2 2"/>',
     ]
-    if ci:
+    for tick, anchor in ((lo, "start"), (ideal, "middle"), (hi, "end")):
         parts.append(
-            f'<line x1="{x(ci[0])}" y1="9" x2="{x(ci[1])}" y2="9" class="wb-ci wb-{css}"/>'
+            f'<line x1="{x(tick)}" y1="{axis_y}" x2="{x(tick)}" y2="{axis_y + 3}" '
+            'class="wb-tick" stroke="#57606a"/>'
+        )
+        text = f"ideal {tick:g}" if tick == ideal else f"{tick:g}"
+        at = x(tick) - (pad if anchor == "start" else 0) + (pad if anchor == "end" else 0)
+        parts.append(
+            f'<text x="{at}" y="{height - 2}" text-anchor="{anchor}" class="wb-label" '
+            f'font-size="9" fill="#57606a">{text}</text>'
+        )
+    if ci:
+        left, right = x(ci[0]), x(ci[1])
+        if right - left < MIN_INTERVAL:
+            centre = (left + right) / 2
+            left, right = round(centre - MIN_INTERVAL / 2, 1), round(centre + MIN_INTERVAL / 2, 1)
+        parts.append(
+            f'<line x1="{left}" y1="{mid}" x2="{right}" y2="{mid}" class="wb-ci wb-{css}" '
+            f'stroke="{colour}" stroke-width="2"/>'
         )
         parts += [
-            f'<line x1="{x(c)}" y1="5" x2="{x(c)}" y2="13" class="wb-ci wb-{css}"/>' for c in ci
+            f'<line x1="{c}" y1="{mid - 6}" x2="{c}" y2="{mid + 6}" class="wb-ci wb-{css}" '
+            f'stroke="{colour}" stroke-width="2"/>'
+            for c in (left, right)
         ]
     if value is not None:
-        parts.append(f'<circle cx="{x(value)}" cy="9" r="3.5" class="wb-dot wb-{css}"/>')
+        parts.append(
+            f'<circle cx="{x(value)}" cy="{mid}" r="3" class="wb-dot wb-{css}" '
+            f'fill="{colour}" stroke="#ffffff"/>'
+        )
     label = (
         (f"{METRIC_LABELS.get(metric, metric)} {value:.3f}" if value is not None else "undefined")
         + (f", 95% interval {ci[0]:.3f} to {ci[1]:.3f}" if ci else "")
-        + f", band {band[0]:g} to {band[1]:g}"
+        + f", band {band[0]:g} to {band[1]:g}, ideal {ideal:g}, {css}"
     )
-    # Every interpolated value is a number except the label, which is escaped.
+    # Every interpolated value is a number or a fixed word except the label, which is escaped.
     return mark_safe(  # noqa: S308
-        f'<svg class="whisker" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(label)}">{"".join(parts)}</svg>'
+        f'<svg class="whisker" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{escape(label)}">{"".join(parts)}</svg>'
     )
 
 
@@ -199,6 +262,7 @@ def fairness_findings(result: dict[str, Any]) -> list[dict[str, Any]]:
                         f"{shown}, policy {_band_text(metric, band)}",
                         "reason": data.get("reason", ""),
                         "outside": _outside(value, band),
+                        "whisker": whisker(metric, value, ci, band, data["verdict"]),
                     }
                 )
     # Single attributes before their intersections, which refine them.

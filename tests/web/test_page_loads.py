@@ -164,7 +164,7 @@ QUERIES = {
     "model list": 7,
     "model page": 13,
     "version page": 29,  # the version with its model, data set and model file in one query
-    "comparison": 15,
+    "comparison": 16,  # the two versions, their latest reports, the shown keys of two results
     "audit page": 11,  # the visible models' names, their events by index, the last check
 }
 

@@ -49,5 +49,5 @@ def model_detail(request: SignedInRequest, name: str) -> HttpResponse:
     context["page_query"] = query.urlencode() + "&" if query else ""
     first, second = request.GET.get("compare"), request.GET.get("with")
     if first and second:
-        context["comparison"] = pages.compare_versions(model, first, second)
+        context["comparison"] = pages.compare_versions(model, first, second, kpis=context["kpis"])
     return render(request, "reviews/model_detail.html", context)
