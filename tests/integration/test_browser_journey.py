@@ -267,7 +267,7 @@ def test_a_candidate_goes_from_ci_to_production_in_the_browser(
         assert "1.1.0 — promoted by oscar" in timeline
         assert "1.0.0 — promoted by oscar" in timeline
         assert "Replaced by 1.1.0 (promoted): “Release 1.1.0”" in timeline
-        assert "rita (reviewer)" in timeline and "oscar (risk_officer)" in timeline
+        assert "rita (Reviewer)" in timeline and "oscar (Risk officer)" in timeline
         assert (
             "Archived" in officer_page.locator("section[aria-labelledby=versions-h]").inner_text()
         )
