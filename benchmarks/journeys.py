@@ -70,8 +70,8 @@ def page_name(url: str) -> str:
 
 
 def weigh(browser, base_url: str, state: dict | None, path: str, width: int) -> Weight:
-    """One page loaded in a fresh context (an empty cache) with the person's session, then
-    scrolled to its end."""
+    """One page loaded in a fresh context (an empty cache) with the person's session, its
+    lazy images loaded too."""
     context = browser.new_context(
         base_url=base_url, storage_state=state, viewport={"width": width, "height": 900}
     )
@@ -93,8 +93,10 @@ def weigh(browser, base_url: str, state: dict | None, path: str, width: int) -> 
 
     page.on("requestfinished", finished)
     page.goto(path, wait_until="networkidle")
-    # Scrolled to the end, as a reader would: lazy images (the SHAP plots) count too.
-    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    # Read to the end: lazy images (the SHAP plots) count too, wherever they sit.
+    page.evaluate(
+        "document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')"
+    )
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(500)
     context.close()
