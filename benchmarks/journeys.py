@@ -97,8 +97,8 @@ def weigh(browser, base_url: str, state: dict | None, path: str, width: int) -> 
     page.evaluate(
         "document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')"
     )
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(500)
+    page.wait_for_function("[...document.images].every(i => i.complete)")
+    page.wait_for_timeout(200)  # the last responses' "finished" events
     context.close()
     return weight
 
