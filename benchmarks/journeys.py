@@ -82,8 +82,11 @@ def weigh(browser, base_url: str, state: dict | None, path: str, width: int) -> 
         response = request.response()
         if response is None or not 200 <= response.status < 300:
             return
-        body = response.body()
-        sent = request.sizes()["responseBodySize"]
+        try:
+            body = response.body()
+            sent = request.sizes()["responseBodySize"]
+        except Exception:  # the context closed under a late event; the page is weighed
+            return
         weight.requests += 1
         weight.wire += sent
         weight.decoded += len(body)
@@ -97,7 +100,11 @@ def weigh(browser, base_url: str, state: dict | None, path: str, width: int) -> 
     page.evaluate(
         "document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')"
     )
-    page.wait_for_function("[...document.images].every(i => i.complete)")
+    # (polled with evaluate: wait_for_function would eval a string, which the CSP forbids)
+    for _ in range(100):
+        if page.evaluate("[...document.images].every(i => i.complete)"):
+            break
+        page.wait_for_timeout(100)
     page.wait_for_timeout(200)  # the last responses' "finished" events
     context.close()
     return weight
