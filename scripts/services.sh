@@ -24,6 +24,17 @@ if ! command -v chromium >/dev/null 2>&1; then
     log "chromium is missing: install it (apt-get install chromium) to run the browser suite"
   fi
 fi
+# axe-core for the browser suite's accessibility check: the exact version pinned (with its
+# integrity hash) in tests/integration/axe/package-lock.json, from the npm registry, never a CDN.
+axe_dir="$(dirname "$0")/../tests/integration/axe"
+if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    log "installing axe-core for the browser suite"
+    npm ci --prefix "$axe_dir" --no-audit --no-fund --ignore-scripts --silent || log "could not install axe-core"
+  else
+    log "npm is missing: install Node.js and npm to run the browser suite's axe-core check"
+  fi
+fi
 bash "$(dirname "$0")/system-deps.sh"
 for i in $(seq 1 30); do
   pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break

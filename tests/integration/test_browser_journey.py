@@ -3,6 +3,10 @@ against a live server and a real Celery worker on the embedded broker.
 
 Screenshots of the dashboard, version, model and audit pages are saved under
 ``test-artifacts/screenshots/`` (override with GATEHOUSE_SCREENSHOTS).
+
+Every page the journey shows, at 1360 px and at 390 px, is checked with axe-core, injected
+from the copy ``scripts/services.sh`` installs with npm into ``tests/integration/axe/`` (the
+version pinned in its package-lock.json); the journey fails on any serious or critical finding.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from registry.roles import Role
 from reviews.models import ProductionEvent, SignOff
 from tests.builders import PASSWORD, make_user, sha
 
-from .conftest import filesystem_broker, publishing_to
+from .conftest import filesystem_broker, publishing_to, unavailable
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -109,15 +113,45 @@ def watch_csp(page) -> None:
     )
 
 
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# Serious or critical accessibility findings, "<page>: <rule> (<impact>): <help> at <targets>".
+AXE_FINDINGS: list[str] = []
+# The pages' policy allows scripts from their own origin only: the test serves its copy of
+# axe-core at a path of that origin (answered by the browser context, never by the app), so
+# injecting it breaks no rule of the Content-Security-Policy the journey also checks.
+AXE_URL = "/__test__/axe.min.js"
+AXE_CHECKED: set[str] = set()
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => `${v.id} (${v.impact}): ${v.help} at ` +
+      v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '));
+}"""
+
+
+def check_a11y(page, name: str) -> None:
+    """Run axe-core on the page as it is now and keep its serious or critical findings."""
+    width = page.viewport_size["width"]
+    key = f"{name} @{width}px"
+    if key in AXE_CHECKED:
+        return
+    AXE_CHECKED.add(key)
+    page.add_script_tag(url=AXE_URL)
+    AXE_FINDINGS.extend(f"{key} {page.url}: {finding}" for finding in page.evaluate(AXE_RUN))
+
+
 DESKTOP = {"width": 1360, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
 def login(browser, base_url: str, username: str, viewport: dict | None = None):
     context = browser.new_context(viewport=viewport or DESKTOP, base_url=base_url)
+    context.route(f"**{AXE_URL}", lambda route: route.fulfill(path=AXE))
     page = context.new_page()
     watch_csp(page)
     page.goto("/login/")
+    check_a11y(page, "login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
@@ -126,6 +160,8 @@ def login(browser, base_url: str, username: str, viewport: dict | None = None):
 
 
 def shot(page, name: str) -> None:
+    """Keep a full-page screenshot, and check the page with axe-core."""
+    check_a11y(page, name)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -155,6 +191,7 @@ def register_and_review(page, base_url: str, ci_token: str, number: str, seed: i
     page.locator("#shap img").first.wait_for(timeout=120_000)
     assert page.locator("#reports .badge.status-succeeded").count() == 5
     assert page.locator("#lime .lime-row").count() >= 1
+    check_a11y(page, "version-before-review")
 
     page.get_by_role("button", name="Request review").click()
     page.get_by_text(f"Review requested for {number}.").wait_for()
@@ -167,6 +204,7 @@ def sign_off(signer, number: str) -> None:
     signer.get_by_label("Your password").fill("not my password")
     signer.get_by_role("button", name="Sign").click()
     signer.get_by_text("Password incorrect").wait_for()
+    check_a11y(signer, "signoff-refused")
     signer.get_by_label("Approved").check()
     signer.get_by_label("Your password").fill(PASSWORD)
     signer.get_by_role("button", name="Sign").click()
@@ -178,6 +216,10 @@ def test_a_candidate_goes_from_ci_to_production_in_the_browser(
     live_server, start_worker, browser, team, other_team, engineer
 ):
     CSP_VIOLATIONS.clear()
+    AXE_FINDINGS.clear()
+    AXE_CHECKED.clear()
+    if not AXE.exists():
+        unavailable("axe-core is not installed (make services installs it with npm)")
     reviewer = make_user("rita", [Role.REVIEWER], [team])
     officer = make_user("oscar", [Role.RISK_OFFICER], [team])
     make_user("auditor", [Role.AUDITOR])
@@ -278,22 +320,32 @@ def test_a_candidate_goes_from_ci_to_production_in_the_browser(
     outsider.context.close()
 
     # On a phone, no page is wider than the screen; the review panel comes before the evidence.
+    # Every page is checked with axe-core at both sizes.
     wide = {}
-    for username, urls in (
-        (officer.username, PHONE_PAGES),
-        ("auditor", ["/audit/", "/audit/?model=credit-default"]),
-    ):
-        phone = login(browser, live_server.url, username, viewport=PHONE)
-        for url in urls:
-            phone.goto(url)
-            width = phone.evaluate("document.documentElement.scrollWidth")
-            if width > PHONE["width"]:
-                wide[url] = (width, phone.evaluate(WIDEST))
-            name = re.sub(r"[^a-z0-9]+", "-", url.strip("/")) or "dashboard"
-            shot(phone, f"phone-{username}-{name}")
-        phone.context.close()
+    for viewport in (DESKTOP, PHONE):
+        for username, urls in (
+            (officer.username, PHONE_PAGES),
+            ("auditor", ["/audit/", "/audit/?model=credit-default"]),
+        ):
+            phone = login(browser, live_server.url, username, viewport=viewport)
+            for url in urls:
+                phone.goto(url)
+                name = re.sub(r"[^a-z0-9]+", "-", url.strip("/")) or "dashboard"
+                if viewport is DESKTOP:
+                    check_a11y(phone, f"{username}-{name}")
+                    continue
+                width = phone.evaluate("document.documentElement.scrollWidth")
+                if width > PHONE["width"]:
+                    wide[url] = (width, phone.evaluate(WIDEST))
+                shot(phone, f"phone-{username}-{name}")
+            phone.context.close()
     assert wide == {}, wide
     assert not CSP_VIOLATIONS, CSP_VIOLATIONS
+    # axe-core checked every page at both sizes and found nothing serious or critical.
+    for width in (DESKTOP["width"], PHONE["width"]):
+        checked = [key for key in AXE_CHECKED if key.endswith(f"@{width}px")]
+        assert len(checked) >= 1 + len(PHONE_PAGES) + 2, (width, sorted(checked))
+    assert not AXE_FINDINGS, "\n".join(AXE_FINDINGS)
 
 
 # The elements reaching past the right edge of the screen, named for the failure message.
