@@ -347,4 +347,24 @@ def run_lime(version: ModelVersion, params: dict[str, Any], progress: Progress) 
         seed=params["seed"],
         progress=_fraction_progress(progress, 5, 99),
     )
+    _with_row_facts(result, version, X)
     return RunOutput(result)
+
+
+def _plain(value: Any) -> Any:
+    """A cell as JSON has it (numpy scalars as Python numbers, NaN as None)."""
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and value != value else value
+
+
+def _with_row_facts(result: dict[str, Any], version: ModelVersion, X: pd.DataFrame) -> None:
+    """Beside each explained row, what a reviewer weighs it against: its feature values, the
+    recorded label and the model's recorded decision (from the evaluation data)."""
+    data = version.evaluation_data
+    frame = _frame(version)
+    for row in result.get("rows", []):
+        at = row["row"]
+        row["values"] = {feature: _plain(X.iloc[at][feature]) for feature in X.columns}
+        row["label"] = _plain(frame[data.label_column].iloc[at])
+        row["decision"] = _plain(frame[data.prediction_column].iloc[at])
+    result["favorable_label"] = _plain(data.favorable_label)

@@ -1,0 +1,38 @@
+"""Each explained row comes with what a reviewer weighs its explanation against: the row's
+feature values, its recorded label and the model's recorded decision, from the evaluation data
+(and the version page shows them beside the bars)."""
+
+from __future__ import annotations
+
+from explain.models import Report, ReportStatus
+from explain.services import report_request, report_run
+from tests.builders import fair_frame, register, web
+
+FRAME = fair_frame(n=80)
+
+
+def test_an_explained_row_carries_its_values_label_and_decision(ci, model, reviewer):
+    version = register(ci[0], model, token=ci[1], frame=FRAME, shap=True, run=False)
+    report = report_request(
+        actor=reviewer, version=version, kind="lime", params={"rows": [3, 41]}
+    ).report
+    report_run(report_id=report.pk)
+    report.refresh_from_db()
+
+    assert report.status == ReportStatus.SUCCEEDED, report.error
+    data = version.evaluation_data
+    rows = {row["row"]: row for row in report.result["rows"]}
+    assert set(rows) == {3, 41}
+    for at, row in rows.items():
+        expected = FRAME.iloc[at]
+        assert row["values"] == {f: float(expected[f]) for f in data.feature_columns}
+        assert row["label"] == expected[data.label_column].item()
+        assert row["decision"] == expected[data.prediction_column].item()
+    assert report.result["favorable_label"] == data.favorable_label
+
+    page = web(reviewer).get(f"/models/{model.name}/versions/{version.version}/").content.decode()
+    shown = rows[3]
+    assert f"model's decision <code>{shown['decision']}</code>" in page
+    assert f"actual label <code>{shown['label']}</code>" in page
+    assert "(this row: " in page
+    assert Report.objects.filter(pk=report.pk, kind="lime").exists()
