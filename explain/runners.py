@@ -348,7 +348,37 @@ def run_lime(version: ModelVersion, params: dict[str, Any], progress: Progress) 
         progress=_fraction_progress(progress, 5, 99),
     )
     _with_row_facts(result, version, X)
+    if params.get("rows") is None:
+        result["suggested_rows"] = _suggested_rows(version, {r["row"] for r in result["rows"]})
     return RunOutput(result)
+
+
+# Rows offered per list for "explain this row", and groups listed per protected column.
+SUGGESTED_PER_LIST = 3
+SUGGESTED_GROUPS = 10
+
+
+def _suggested_rows(version: ModelVersion, explained: set[int]) -> list[dict[str, Any]]:
+    """Rows a reviewer may want explained next, not among those explained already: declined
+    though the label was favourable, and declined in each protected group (the first few of
+    each, in row order, so the lists are the same for the same data)."""
+    import numpy as np
+
+    data = version.evaluation_data
+    frame = _frame(version)
+    favorable = data.favorable_label
+    declined = frame[data.prediction_column] != favorable
+    wrongly = declined & (frame[data.label_column] == favorable)
+    lists = [("declined, label favourable", wrongly)]
+    for column in data.protected:
+        for value in frame[column].dropna().unique()[:SUGGESTED_GROUPS]:
+            group = declined & (frame[column] == value)
+            lists.append((f"declined, {column} = {_plain(value)}", group))
+    suggestions = []
+    for reason, mask in lists:
+        rows = [int(r) for r in np.flatnonzero(mask.to_numpy()) if int(r) not in explained]
+        suggestions += [{"row": r, "reason": reason} for r in rows[:SUGGESTED_PER_LIST]]
+    return suggestions
 
 
 def _plain(value: Any) -> Any:

@@ -638,6 +638,7 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         if kinds.SHAP in latest
         else {},
         "lime_rows": lime_rows(lime) if lime else [],
+        "row_picks": (lime or {}).get("suggested_rows", []),
         "row_explanations": [
             {
                 "report": r,

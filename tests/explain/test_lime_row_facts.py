@@ -36,3 +36,31 @@ def test_an_explained_row_carries_its_values_label_and_decision(ci, model, revie
     assert f"actual label <code>{shown['label']}</code>" in page
     assert "(this row: " in page
     assert Report.objects.filter(pk=report.pk, kind="lime").exists()
+
+
+def test_the_automatic_explanation_suggests_declined_rows_to_explain_next(ci, model, reviewer):
+    version = register(ci[0], model, token=ci[1], frame=FRAME, shap=True, run=False)
+    report = Report.objects.get(version=version, kind="lime")
+    report_run(report_id=report.pk)
+    report.refresh_from_db()
+    data = version.evaluation_data
+
+    picks = report.result["suggested_rows"]
+    explained = {row["row"] for row in report.result["rows"]}
+    assert picks and not {p["row"] for p in picks} & explained
+    for pick in picks:
+        at = FRAME.iloc[pick["row"]]
+        assert at[data.prediction_column] != data.favorable_label  # every pick was declined
+        if pick["reason"] == "declined, label favourable":
+            assert at[data.label_column] == data.favorable_label
+        else:
+            column, value = pick["reason"].removeprefix("declined, ").split(" = ")
+            assert str(at[column]) == value
+
+    # The page offers them as buttons of the explain-row form; one click asks for that row.
+    client = web(reviewer)
+    page = client.get(f"/models/{model.name}/versions/{version.version}/").content.decode()
+    first = picks[0]["row"]
+    assert f'name="row" value="{first}"' in page
+    client.post(f"/models/{model.name}/versions/{version.version}/explain-row/", {"row": first})
+    assert Report.objects.filter(version=version, kind="lime", params__rows=[first]).exists()
