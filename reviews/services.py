@@ -21,7 +21,7 @@ from registry.audit.record import audit_record
 from registry.errors import Conflict, DomainError, InvalidInput, Locked
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.permissions import can_view_model, person_sees_model, require
-from registry.roles import Role
+from registry.roles import Role, roles_of
 from registry.services import validate_instance
 from registry.types import Actor, AnyUser
 
@@ -468,6 +468,8 @@ def _switch_production(
         payload={
             "version": version.version,
             "replaced": current.version if current else None,
+            # The role that let the actor do it, as held at the time (roles change later).
+            "role": next((r.value for r in Role if r in roles_of(actor) and r.can_promote), None),
             "reason": reason,
             "approvals": approvals,
             "gates_subject_sha256": result.subject_sha256,

@@ -3,6 +3,7 @@ timeline and its API, and the audit trail of the whole review."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from registry.errors import Conflict, InvalidInput, NotAllowed
 from registry.models import AuditEvent, ModelVersion, VersionStatus
 from reviews import selectors, services
 from reviews.models import ProductionEvent, SignOff
-from tests.builders import PASSWORD, client_for, events, fresh, register
+from tests.builders import PASSWORD, client_for, events, fresh, register, web
 
 VERSION = "/api/v1/models/credit-default/versions/{}/"
 TIMELINE = "/api/v1/models/credit-default/timeline/"
@@ -47,15 +48,26 @@ def test_a_risk_officer_promotes_an_approved_version(approved, risk_officer):
     assert promoted.payload["version"] == "1.0.0"
     assert promoted.payload["replaced"] is None
     assert promoted.payload["reason"] == "first release"
+    assert promoted.payload["role"] == "risk_officer"  # the role it was done as, kept
     assert promoted.payload["policy_revision"] == 1
     assert len(promoted.payload["approvals"]) == 2
     assert not events("version.archived")
+
+
+def test_the_audit_page_says_as_what_the_promoter_acted(approved, risk_officer, auditor):
+    services.version_promote(actor=risk_officer, version=approved, replaces="")
+
+    html = web(auditor).get("/audit/?action=version.promoted").content.decode()
+
+    assert re.search(r'<p class="sentence">risk \(Risk officer\) promoted <a ', html), html
 
 
 def test_an_admin_may_promote(approved, admin_user):
     services.version_promote(actor=admin_user, version=approved, replaces="")
 
     assert fresh(approved).status == VersionStatus.PRODUCTION
+    (promoted,) = events("version.promoted")
+    assert promoted.payload["role"] == "admin"
 
 
 def test_others_may_not_promote(approved, reviewer, engineer, auditor, ci_user, outsider):
