@@ -328,6 +328,8 @@ def lime_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for row in result.get("rows", []):
         largest = max((abs(f["weight"] or 0) for f in row["features"]), default=0) or 1
+        # Reports made before rows carried their values have none to show.
+        values = row.get("feature_values") or {}
         features = []
         for f in row["features"]:
             weight = f["weight"] or 0
@@ -335,6 +337,7 @@ def lime_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
             features.append(
                 {
                     **f,
+                    "value": values.get(f.get("feature")),
                     "positive": weight >= 0,
                     "x": 50 if weight >= 0 else round(50 - half, 1),
                     "width": half,

@@ -394,7 +394,7 @@ def _with_row_facts(result: dict[str, Any], version: ModelVersion, X: pd.DataFra
     frame = _frame(version)
     for row in result.get("rows", []):
         at = row["row"]
-        row["values"] = {feature: _plain(X.iloc[at][feature]) for feature in X.columns}
+        row["feature_values"] = {feature: _plain(X.iloc[at][feature]) for feature in X.columns}
         row["label"] = _plain(frame[data.label_column].iloc[at])
         row["decision"] = _plain(frame[data.prediction_column].iloc[at])
     result["favorable_label"] = _plain(data.favorable_label)

@@ -25,7 +25,7 @@ def test_an_explained_row_carries_its_values_label_and_decision(ci, model, revie
     assert set(rows) == {3, 41}
     for at, row in rows.items():
         expected = FRAME.iloc[at]
-        assert row["values"] == {f: float(expected[f]) for f in data.feature_columns}
+        assert row["feature_values"] == {f: float(expected[f]) for f in data.feature_columns}
         assert row["label"] == expected[data.label_column].item()
         assert row["decision"] == expected[data.prediction_column].item()
     assert report.result["favorable_label"] == data.favorable_label
@@ -64,3 +64,22 @@ def test_the_automatic_explanation_suggests_declined_rows_to_explain_next(ci, mo
     assert f'name="row" value="{first}"' in page
     client.post(f"/models/{model.name}/versions/{version.version}/explain-row/", {"row": first})
     assert Report.objects.filter(version=version, kind="lime", params__rows=[first]).exists()
+
+
+def test_a_report_made_before_rows_carried_their_facts_still_renders(ci, model, reviewer):
+    version = register(ci[0], model, token=ci[1], frame=FRAME, shap=True, run=False)
+    report = Report.objects.get(version=version, kind="lime")
+    report_run(report_id=report.pk)
+    report.refresh_from_db()
+    old = dict(report.result)
+    old.pop("suggested_rows")
+    old["rows"] = [
+        {k: v for k, v in row.items() if k not in ("feature_values", "label", "decision")}
+        for row in old["rows"]
+    ]
+    Report.objects.filter(pk=report.pk).update(result=old)
+
+    response = web(reviewer).get(f"/models/{model.name}/versions/{version.version}/")
+
+    assert response.status_code == 200
+    assert "(this row: " not in response.content.decode()

@@ -31,6 +31,25 @@ def test_lime_bars_diverge_from_zero_in_proportion():
     assert (lowers["positive"], lowers["x"], lowers["width"]) == (False, 0.0, 50.0)
     assert (raises["positive"], raises["x"], raises["width"]) == (True, 50, 25.0)
     assert (nothing["x"], nothing["width"]) == (50, 0.0)
+    # A report made before rows carried their values shows none (and never a dict method).
+    assert [f["value"] for f in row["features"]] == [None, None, None]
+
+
+def test_lime_bars_carry_the_rows_own_values():
+    (row,) = lime_rows(
+        {
+            "rows": [
+                {
+                    "row": 1,
+                    "feature_values": {"income": 38.5},
+                    "features": [
+                        {"condition": "income <= 40", "feature": "income", "weight": -0.2}
+                    ],
+                }
+            ]
+        }
+    )
+    assert row["features"][0]["value"] == 38.5
 
 
 def test_the_kpi_bar_draws_value_and_target_on_one_scale_and_says_both():
