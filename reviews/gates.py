@@ -160,11 +160,17 @@ def required_kinds(policy: ReviewPolicy) -> tuple[str, ...]:
     return kinds.required_kinds(policy_requires_explanations=policy.require_shap_report)
 
 
-def evaluate(version: ModelVersion, *, now: datetime | None = None) -> GateResult:
-    """Evaluate every gate for ``version`` under its model's current policy."""
+def evaluate(
+    version: ModelVersion,
+    *,
+    now: datetime | None = None,
+    reports: dict[str, Report] | None = None,
+) -> GateResult:
+    """Evaluate every gate for ``version`` under its model's current policy; ``reports`` are
+    its latest reports when the caller has just read them (``latest_reports``)."""
     now = now or timezone.now()
     policy = policy_current(version.model)
-    reports = latest_reports(version)
+    reports = latest_reports(version) if reports is None else reports
     subject_sha = subject_hash(signing_subject(version, policy, reports))
     excluded = sod_excluded(version)
     signoffs = list(

@@ -566,7 +566,7 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         report = latest.get(kind)
         return report.result if report and report.status == done else None
 
-    result_gates = gates.evaluate(version)
+    result_gates = gates.evaluate(version, reports=latest)
     production = (
         version.model.versions.filter(status=VersionStatus.PRODUCTION)
         .values_list("version", flat=True)
