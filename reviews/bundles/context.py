@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.utils.safestring import mark_safe
-
 from explain import kinds
 from explain.models import Report, ReportStatus
 from explain.presenters import fairness_findings, fairness_sections
@@ -19,11 +17,6 @@ from .. import gates, selectors
 SHAP_TOP = 10
 # The interval whiskers' colours inside each SVG: WeasyPrint styles an inline SVG only from its
 # own <style>, not from the page's stylesheet.
-WHISKER_STYLE = (
-    "<style>.wb-band{fill:#dafbe1}.wb-axis{stroke:#d0d7de}.wb-ci{stroke-width:2}"
-    ".wb-pass{stroke:#116329;fill:#116329}.wb-fail{stroke:#a40e26;fill:#a40e26}"
-    ".wb-inconclusive{stroke:#9a6700;fill:#9a6700}</style>"
-)
 SUMMARY_ITEMS = 5  # findings and limitations on the first page; the rest follow in full
 
 
@@ -47,17 +40,6 @@ def _objectives(version: ModelVersion, kpi: dict[str, Any] | None) -> list[dict[
             )
         out.append({"title": objective.title, "description": objective.description, "kpis": rows})
     return out
-
-
-def _printable(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The fairness sections with each whisker carrying its colours (see ``WHISKER_STYLE``)."""
-    for section in sections:
-        for comparison in section["comparisons"]:
-            for row in comparison["rows"]:
-                # The whisker is our own SVG, its one text (the label) escaped, so the first
-                # ">" closes the <svg> tag.
-                row["whisker"] = mark_safe(row["whisker"].replace(">", ">" + WHISKER_STYLE, 1))  # noqa: S308
-    return sections
 
 
 def _blocking(version: ModelVersion, gate: gates.GateResult) -> list[gates.Check]:
@@ -169,7 +151,7 @@ def _report_context(
         "objectives": _objectives(version, kpi),
         "kpi": kpi,
         "fairness": fairness,
-        "fairness_sections": _printable(fairness_sections(fairness)) if fairness else [],
+        "fairness_sections": fairness_sections(fairness) if fairness else [],
         "performance": result(kinds.PERFORMANCE),
         "shap": shap,
         "shap_top": (shap or {}).get("global_importance", [])[:SHAP_TOP],
