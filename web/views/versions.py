@@ -66,15 +66,13 @@ def version_detail(request: SignedInRequest, name: str, version: str) -> HttpRes
     return _render_version(request, version_for_user(request.user, name, version))
 
 
-def _place_errors(form: forms.Form, exc: DomainError, fields: dict[str, str] | None = None) -> None:
-    """A domain refusal as errors on the form's fields, or above the form (``fields`` maps a
-    service's error key to the form field it concerns)."""
+def _place_errors(form: forms.Form, exc: DomainError) -> None:
+    """A domain refusal as errors on the form's fields, or above the form."""
     placed = False
     for key, msgs in exc.errors.items():
-        field = (fields or {}).get(key, key)
-        if field in form.fields:
+        if key in form.fields:
             for msg in msgs:
-                form.add_error(field, msg)
+                form.add_error(key, msg)
             placed = True
     if not placed:
         form.add_error(None, exc.message)
@@ -87,17 +85,15 @@ def _act(
     form,
     action,
     success: str,
-    fields: dict[str, str] | None = None,
     *,
     anchor: str = "",
 ) -> HttpResponse:
-    """Run a service with a valid form; domain refusals become errors on the form's fields
-    (``fields`` maps a service's error key to the form field it concerns)."""
+    """Run a service with a valid form; domain refusals become errors on the form's fields."""
     if form.is_valid():
         try:
             action(form.cleaned_data)
         except DomainError as exc:
-            _place_errors(form, exc, fields)
+            _place_errors(form, exc)
         else:
             messages.success(request, success)
             return redirect(
@@ -237,7 +233,6 @@ def explain_row(request: SignedInRequest, name: str, version: str) -> HttpRespon
             actor=request.user, version=obj, kind="lime", params={"rows": [data["row"]]}
         ),
         "Explanation of the row queued; it appears below when ready.",
-        fields={"params.rows": "row"},
     )
 
 
