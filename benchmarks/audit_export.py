@@ -123,10 +123,11 @@ def append_chained(make_events) -> None:
     """Append the events ``make_events(first_seq)`` yields — (seq, naive UTC time, actor,
     action, object type, object id, model, payload) in chain order — after the current head,
     hashed as ``audit_record`` hashes them (``registry.audit.chain.event_hash``) and stored as
-    the ORM stores them (payload as ``json.dumps`` text), in bulk; then move the head."""
+    the ORM stores them (the payload in the canonical spelling its field writes), in bulk;
+    then move the head."""
     from django.db import connection, transaction
 
-    from registry.audit.chain import event_hash, format_time
+    from registry.audit.chain import canonical_json, event_hash, format_time
     from registry.models import AuditChainHead
 
     head = AuditChainHead.objects.get(pk=1)
@@ -174,7 +175,7 @@ def append_chained(make_events) -> None:
             }
         )
         stored_time = moment.replace(tzinfo=UTC) if pg else str(moment)
-        text = json.dumps(payload)
+        text = canonical_json(payload)
         rows.append((seq, stored_time, actor, action, otype, oid, model, text, prev_hash, digest))
         prev_hash = digest
         if len(rows) >= BATCH:

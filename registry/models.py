@@ -3,7 +3,9 @@ service accounts and tokens, and the hash-chained audit log."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -259,6 +261,17 @@ class ApiToken(models.Model):
         return self.revoked_at is None and not self.is_expired
 
 
+class CanonicalJSONEncoder(json.JSONEncoder):
+    """JSON as the audit chain hashes it (``registry.offline.canonical_json``): sorted keys, no
+    spaces, UTF-8, no NaN, whatever ``json.dumps`` asks for. SQLite keeps a payload as the
+    text it is given, so there an event's stored payload is the very text its hash covers,
+    and the chain walk hashes it without parsing it."""
+
+    def __init__(self, **options: Any) -> None:
+        options.update(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        super().__init__(**options)
+
+
 class AuditEvent(models.Model):
     """One entry of the append-only audit log, chained to the previous one by its hash."""
 
@@ -269,11 +282,11 @@ class AuditEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
     actor_name = models.CharField(max_length=200)
-    action = models.CharField(max_length=100, db_index=True)
+    action = models.CharField(max_length=100)
     object_type = models.CharField(max_length=100)
     object_id = models.CharField(max_length=100)
-    model_name = models.CharField(max_length=100, blank=True, db_index=True)
-    payload = models.JSONField(default=dict)
+    model_name = models.CharField(max_length=100, blank=True)
+    payload = models.JSONField(default=dict, encoder=CanonicalJSONEncoder)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 

@@ -179,3 +179,100 @@ def test_a_worker_walks_sqlite_without_taking_the_write_lock(transactional_db, m
     assert seen == [False]
     assert segment.report.ok
     assert segment.report.checked == 1
+
+
+# --- SQLite: the bodies the database writes ------------------------------------------------
+
+
+def test_a_payload_is_stored_as_the_text_its_hash_covers(chain_events):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL keeps payloads as jsonb, in its own spelling")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT payload FROM registry_auditevent WHERE seq = %s", [TARGET])
+        (stored,) = cursor.fetchone()
+
+    assert stored == chain.canonical_json(SAME)
+
+
+def parses_counted(monkeypatch) -> list[str]:
+    """The payload texts the walk parses, however it parses them."""
+    parsed: list[str] = []
+    for name in ("_orjson_loads", "_slow_payload"):
+        parse = getattr(chain, name)
+
+        def counted(text, *args, parse=parse, **kwargs):
+            parsed.append(text)
+            return parse(text, *args, **kwargs)
+
+        monkeypatch.setattr(chain, name, counted)
+    return parsed
+
+
+def test_sqlite_hashes_the_stored_text_without_parsing_it(chain_events, monkeypatch):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL keeps payloads as jsonb, in its own spelling")
+    parsed = parses_counted(monkeypatch)
+    report = audit_verify()
+
+    assert report.ok
+    assert report.checked == EVENTS
+    assert walks_in_ranges(EVENTS, 3).ok
+    assert parsed == []
+
+
+# Fields stored in another form (SQLite stores any type in any column): the bodies SQLite
+# writes come to exactly what the row-by-row walk decides, a break where the value changed,
+# none where only its storage did (a time with another separator reads as the same time; a
+# number stored as text in an integer column is stored as the number).
+STORAGE_TAMPERING = {
+    "the time's separator": (
+        "SET created_at = substr(created_at, 1, 10) || 'x' || substr(created_at, 12)",
+        False,
+    ),
+    "the time as bytes": ("SET created_at = CAST(created_at AS BLOB)", False),
+    "the number as text": ("SET seq = CAST(seq AS TEXT)", False),
+    "the payload as bytes": ("SET payload = CAST(payload AS BLOB)", True),
+    "a name as bytes": ("SET actor_name = CAST(actor_name AS BLOB)", True),
+    "a name as a number": ("SET object_id = 4", True),
+    "the link as bytes": ("SET prev_hash = CAST(prev_hash AS BLOB)", True),
+    "the hash as bytes": ("SET hash = CAST(hash AS BLOB)", True),
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "breaks"), STORAGE_TAMPERING.values(), ids=STORAGE_TAMPERING.keys()
+)
+def test_a_field_stored_in_another_form_is_judged_as_row_by_row(chain_events, change, breaks):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite stores any type in any column")
+    tamper(f"UPDATE registry_auditevent {change} WHERE seq = {TARGET}", [])
+    row_by_row = chain._walk(chain._walk_chunks(1, EVENTS), 0, GENESIS_HASH, sqlite=True)
+
+    report = audit_verify()
+    assert report == row_by_row
+    assert walks_in_ranges(EVENTS, 3) == report
+    assert report.ok is not breaks
+    if breaks:  # a changed hash breaks the next event's link
+        assert report.first_break.seq in (TARGET, TARGET + 1)
+
+
+def test_events_stored_before_the_canonical_spelling_still_verify(chain_events, monkeypatch):
+    """A chain recorded before the encoder (payloads as ``json.dumps`` wrote them) is parsed
+    where it must be, and a change among those events is still a break."""
+    for event in chain_events[:3]:
+        tamper(
+            "UPDATE registry_auditevent SET payload = %s WHERE seq = %s",
+            [json.dumps(event.payload), event.seq],
+        )
+    parsed = parses_counted(monkeypatch)
+    report = audit_verify()
+
+    assert report.ok
+    assert report.checked == EVENTS
+    if connection.vendor == "sqlite":
+        assert set(parsed) == {json.dumps(event.payload) for event in chain_events[:3]}
+    tamper(
+        "UPDATE registry_auditevent SET payload = %s WHERE seq = 2",
+        [json.dumps({**chain_events[1].payload, "zeta": 2})],
+    )
+    assert audit_verify().first_break.seq == 2
