@@ -13,7 +13,7 @@ from registry.roles import has_capability
 from registry.types import AnyUser
 
 from . import permissions as rules
-from .models import Objection, ObjectionState, ProductionEvent
+from .models import Comment, Objection, ObjectionState, ProductionEvent
 
 # The header counts stop here ("99+"): a count costs the same however much waits.
 INBOX_COUNT_CAP = 99
@@ -23,6 +23,21 @@ def production_events(model: RegisteredModel) -> QuerySet[ProductionEvent]:
     """A model's production changes, newest first."""
     return model.production_events.select_related("version", "replaced", "actor").order_by(
         "-at", "-pk"
+    )
+
+
+def comments_of(version: ModelVersion) -> QuerySet[Comment]:
+    """A version's review conversation in the order it was written, with each author."""
+    return version.comments.select_related("author").order_by("created_at", "pk")
+
+
+def objections_of(version: ModelVersion) -> QuerySet[Objection]:
+    """A version's objections in the order raised, with the sign-off each stands for and the
+    people named on it."""
+    return (
+        version.objections.select_related("signoff", "raised_by", "owner", "resolved_by")
+        .defer("signoff__subject")
+        .order_by("created_at", "pk")
     )
 
 

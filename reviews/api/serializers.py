@@ -8,7 +8,15 @@ from rest_framework import serializers
 
 from registry.roles import Role
 
-from ..models import Decision, ProductionEvent, ReviewPolicy, ReviewRequest
+from ..models import (
+    COMMENT_MAX_CHARS,
+    Comment,
+    Decision,
+    Objection,
+    ProductionEvent,
+    ReviewPolicy,
+    ReviewRequest,
+)
 from ..selectors import TimelineEntry
 
 if TYPE_CHECKING:
@@ -95,6 +103,98 @@ class SignOffOutput(serializers.Serializer):
 class SignedOutput(SignOffOutput):
     version_status = serializers.CharField(
         source="signoff.version.status", help_text="The version's status after signing"
+    )
+
+
+# --- the review conversation ---------------------------------------------------------------
+
+
+class CommentInput(serializers.Serializer):
+    body = serializers.CharField(
+        max_length=COMMENT_MAX_CHARS, help_text="Plain text; recorded in the audit log"
+    )
+    reply_to = serializers.IntegerField(
+        min_value=1,
+        allow_null=True,
+        default=None,
+        help_text="The id of a comment of this version to reply to",
+    )
+    objection = serializers.IntegerField(
+        min_value=1,
+        allow_null=True,
+        default=None,
+        help_text="The id of an objection of this version that this answers (a reply to an "
+        "answer answers it too)",
+    )
+
+
+class CommentOutput(serializers.ModelSerializer):
+    author: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    author_name = serializers.CharField(
+        read_only=True, help_text="Full name at the time of writing"
+    )
+    reply_to = serializers.IntegerField(
+        source="reply_to_id", read_only=True, allow_null=True, help_text="The comment it replies to"
+    )
+    objection = serializers.IntegerField(
+        source="objection_id", read_only=True, allow_null=True, help_text="The objection it answers"
+    )
+
+    class Meta:
+        model = Comment
+        fields = ("id", "author", "author_name", "body", "created_at", "reply_to", "objection")
+
+
+class ObjectionOutput(serializers.ModelSerializer):
+    """A rejection or request for changes as an item: what is asked, of whom, and whether it
+    still stands (an open objection blocks promotion)."""
+
+    signoff = serializers.IntegerField(
+        source="signoff_id", read_only=True, help_text="The sign-off that raised it"
+    )
+    decision = serializers.CharField(source="signoff.decision", read_only=True)
+    comment = serializers.CharField(
+        source="signoff.comment", read_only=True, help_text="The sign-off's comment: what is asked"
+    )
+    raised_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who requested the review it answers: the person who must act on it",
+    )
+    resolved_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Objection
+        fields = (
+            "id",
+            "state",
+            "signoff",
+            "decision",
+            "comment",
+            "raised_by",
+            "owner",
+            "created_at",
+            "resolved_by",
+            "resolved_at",
+            "resolution",
+        )
+
+
+class ObjectionResolveInput(serializers.Serializer):
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=COMMENT_MAX_CHARS,
+        help_text="How it was answered",
     )
 
 

@@ -8,6 +8,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from registry.api.pagination import Pages
+from registry.api.views import paginated
+from registry.errors import NotFound
 from registry.selectors import model_for_user, version_for_user
 
 from .. import gates, selectors, services
@@ -63,6 +66,61 @@ class SignOffListView(APIView):
             request=request,
         )
         return Response(s.SignedOutput(_standing_of(signoff)).data, status=status.HTTP_201_CREATED)
+
+
+class CommentListView(APIView):
+    """A version's review conversation in the order written, or post in it (people only)."""
+
+    pagination_class = Pages
+
+    @extend_schema(responses=s.CommentOutput(many=True))
+    def get(self, request, name: str, version: str):
+        obj = version_for_user(request.user, name, version, request.auth)
+        return paginated(request, self, selectors.comments_of(obj), s.CommentOutput)
+
+    @extend_schema(
+        request=s.CommentInput,
+        responses={201: s.CommentOutput},
+        description="The owning team's engineers, reviewers and risk officers, and admins, "
+        "write; auditors and CI accounts read (403).",
+    )
+    def post(self, request, name: str, version: str):
+        obj = version_for_user(request.user, name, version, request.auth)
+        data = s.CommentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = services.comment_post(actor=request.user, version=obj, **data.validated_data)
+        return Response(s.CommentOutput(comment).data, status=status.HTTP_201_CREATED)
+
+
+class ObjectionListView(APIView):
+    """A version's objections (rejections and requests for changes), open or resolved."""
+
+    @extend_schema(responses=s.ObjectionOutput(many=True))
+    def get(self, request, name: str, version: str):
+        obj = version_for_user(request.user, name, version, request.auth)
+        return Response(s.ObjectionOutput(selectors.objections_of(obj), many=True).data)
+
+
+class ObjectionResolveView(APIView):
+    """Mark an objection answered, so it no longer blocks promotion."""
+
+    @extend_schema(
+        request=s.ObjectionResolveInput,
+        responses={200: s.ObjectionOutput},
+        description="Whoever raised it, a risk officer of the owning team or an admin; "
+        "409 when it is already resolved.",
+    )
+    def post(self, request, name: str, version: str, objection_id: int):
+        obj = version_for_user(request.user, name, version, request.auth)
+        objection = selectors.objections_of(obj).filter(pk=objection_id).first()
+        if objection is None:
+            raise NotFound("No such objection on this version.")
+        data = s.ObjectionResolveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        resolved = services.objection_resolve(
+            actor=request.user, objection=objection, **data.validated_data
+        )
+        return Response(s.ObjectionOutput(resolved).data)
 
 
 class GatesView(APIView):

@@ -139,6 +139,17 @@ ROWS = [
         status=VersionStatus.IN_REVIEW),
     Row("api:signoff-list", "POST",                     (403, 201, 201, 403, 403, 403, 404, 404, 401),
         body=SIGN, status=VersionStatus.IN_REVIEW),
+    # The review conversation: everyone who sees the model reads it; the team and admins
+    # write; auditors and CI read only (403).
+    Row("api:comment-list", "GET",                      (200, 200, 200, 200, 200, 200, 404, 404, 401),
+        status=VersionStatus.IN_REVIEW),
+    Row("api:comment-list", "POST",                     (201, 201, 201, 403, 201, 403, 404, 404, 401),
+        body={"body": "Why is occupation_score used?"}, status=VersionStatus.IN_REVIEW),
+    Row("api:objection-list", "GET",                    (200, 200, 200, 200, 200, 200, 404, 404, 401),
+        status=VersionStatus.IN_REVIEW),
+    # The reviewer raised the objection: they, the team's risk officer and admins resolve it.
+    Row("api:objection-resolve", "POST",                (403, 200, 200, 403, 200, 403, 404, 404, 401),
+        body={"note": "answered"}, status=VersionStatus.IN_REVIEW),
     Row("api:version-gates", "GET",                     (200, 200, 200, 200, 200, 200, 404, 404, 401),
         status=VersionStatus.IN_REVIEW),
     # The reports have not run, so the gates fail: 409 for those who may promote.

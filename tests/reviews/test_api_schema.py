@@ -11,6 +11,9 @@ VERSION = "/api/v1/models/{name}/versions/{version}/"
 OPERATIONS = {
     VERSION + "review-request/": {"post"},
     VERSION + "signoffs/": {"get", "post"},
+    VERSION + "comments/": {"get", "post"},
+    VERSION + "objections/": {"get"},
+    VERSION + "objections/{objection_id}/resolve/": {"post"},
     VERSION + "gates/": {"get"},
     VERSION + "promote/": {"post"},
     VERSION + "rollback/": {"post"},
@@ -81,3 +84,18 @@ def test_each_reviews_operation_declares_its_errors(schema, path, methods):
             {"409", "413"} if method != "get" else set()
         )
         assert expected <= set(responses), (method, path)
+
+
+def test_the_conversation_is_a_page_and_a_comment_needs_only_its_body(schema):
+    listed = schema["paths"][VERSION + "comments/"]["get"]["responses"]["200"]["content"]
+    page = listed["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    body = body_schema(schema, VERSION + "comments/", "post")
+    objection = schema["components"]["schemas"]["ObjectionOutput"]["properties"]
+
+    assert {"count", "next", "previous", "results"} <= set(
+        schema["components"]["schemas"][page]["properties"]
+    )
+    assert body["required"] == ["body"]
+    assert body["properties"]["reply_to"]["nullable"] is True
+    assert objection["owner"]["nullable"] is True
+    assert objection["resolved_by"]["nullable"] is True
