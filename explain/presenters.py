@@ -270,6 +270,66 @@ def fairness_findings(result: dict[str, Any]) -> list[dict[str, Any]]:
     return findings
 
 
+def _shown(value: float | None) -> str:
+    # + 0.0: a value that rounds to zero reads 0.00, never -0.00.
+    return "undefined" if value is None else f"{round(value, 2) + 0.0:.2f}"
+
+
+def proxy_effect_text(effects: Sequence[dict[str, Any]], policy: dict[str, Any] | None) -> str:
+    """One sentence saying what neutralising a proxy is estimated to do to the metrics of the
+    attribute it carries (``effects`` of one feature and attribute, from the SHAP report), each
+    against its policy band when the fairness report gives one; "" when there is none."""
+    if not effects:
+        return ""
+    first = effects[0]
+    groups = (
+        " or ".join(_label(u) for u in first["unprivileged"])
+        + " vs "
+        + " or ".join(_label(p) for p in first["privileged"])
+    )
+    moves: list[str] = []
+    for effect in effects:
+        metric = effect["metric"]
+        move = (
+            f"{METRIC_LABELS.get(metric, metric).lower()}"
+            + (f" ({groups})" if not moves else "")
+            + f" from {_shown(effect['observed'])} to {_shown(effect['estimated'])}"
+        )
+        if policy:
+            move += f" (policy {_band_text(metric, _band(policy, metric))})"
+        moves.append(move)
+    return (
+        f"Estimated, without retraining: neutralising {first['feature']} would move "
+        + " and ".join(moves)
+        + f", on {first['rows']} rows re-predicted with its values shuffled across them."
+    )
+
+
+def proxy_warnings(
+    shap: dict[str, Any] | None, fairness: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The SHAP report's proxy warnings, each with ``effect``: the sentence of
+    ``proxy_effect_text`` for its feature and attribute ("" for reports made before the
+    estimate, or beyond the features it covers)."""
+    proxies = (shap or {}).get("proxies") or {}
+    effects = proxies.get("effects") or []
+    policy = (fairness or {}).get("policy")
+    return [
+        {
+            **warning,
+            "effect": proxy_effect_text(
+                [
+                    e
+                    for e in effects
+                    if e["feature"] == warning["feature"] and e["protected"] == warning["attribute"]
+                ],
+                policy,
+            ),
+        }
+        for warning in proxies.get("warnings") or []
+    ]
+
+
 def _label(group: Any) -> str:
     return " & ".join(map(str, group)) if isinstance(group, list | tuple) else str(group)
 

@@ -12,7 +12,13 @@ from django.db.models.fields.json import KeyTransform
 
 from explain import kinds
 from explain.models import FairnessPolicy, GroupThresholds, Report, ReportStatus
-from explain.presenters import fairness_findings, fairness_sections, ideal_of, lime_rows
+from explain.presenters import (
+    fairness_findings,
+    fairness_sections,
+    ideal_of,
+    lime_rows,
+    proxy_warnings,
+)
 from explain.selectors import latest_by_version, latest_reports, newest_of_each_kind
 from registry.models import KPI, Comparator, ModelVersion, RegisteredModel, VersionStatus, kpi_met
 from registry.roles import Role, approvals_in_words, roles_of
@@ -582,7 +588,7 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         for item in conversation["objections"]
     )
     shap = result(kinds.SHAP)
-    proxies = ((shap or {}).get("proxies") or {}).get("warnings") or []
+    proxies = proxy_warnings(shap, fairness)
     failing_fairness = fairness is not None and fairness.get("verdict") != "pass"
     fixed_in = (
         later_fixes(version, {p["feature"] for p in proxies})

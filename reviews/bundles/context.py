@@ -7,7 +7,7 @@ from typing import Any
 
 from explain import kinds
 from explain.models import Report, ReportStatus
-from explain.presenters import fairness_findings, fairness_sections
+from explain.presenters import fairness_findings, fairness_sections, proxy_warnings
 from explain.selectors import latest_reports
 from registry.audit.record import actor_label
 from registry.models import ModelVersion, VersionStatus
@@ -155,6 +155,7 @@ def _report_context(
         "performance": result(kinds.PERFORMANCE),
         "shap": shap,
         "shap_top": (shap or {}).get("global_importance", [])[:SHAP_TOP],
+        "proxies": proxy_warnings(shap, fairness),
         "shap_plots": [f"reports/{shap_report.pk}/{f.name}" for f in shap_report.files.all()]
         if shap and shap_report
         else [],

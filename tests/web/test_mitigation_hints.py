@@ -138,6 +138,16 @@ def test_the_demo_opens_with_the_decision_and_names_the_proxy_that_fixed_it(db, 
 
     assert "Remove or rework occupation_score" in section
     assert "Version 1.1.0 leaves it out and its fairness report passes" in section
+    # What removing it is estimated to do, computed where the model was loaded: toward parity.
+    moved = re.search(
+        r"Estimated, without retraining: neutralising occupation_score would move disparate "
+        r"impact \(female vs male\) from (\d\.\d\d) to (\d\.\d\d) \(policy 0\.80 to 1\.25\)",
+        section,
+    )
+    assert moved, section
+    observed, estimated = map(float, moved.groups())
+    assert observed < 0.8 and abs(estimated - 1) < abs(observed - 1)
+    print("demo 1.0.0:", moved.group(0))
     assert "Reweighing would not help here" in section
     assert "not suggested: this model's fairness policy withholds it" in section
     assert "Group thresholds (a preview" not in section

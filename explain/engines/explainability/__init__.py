@@ -6,8 +6,9 @@ input. Row ids are positions in ``X``.
 
 Modules, in the order a report runs: ``inputs`` (validation, group membership, JSON helpers),
 ``sampling`` (which rows SHAP explains), ``shap`` (explainer choice, values, importance),
-``proxies`` (features tied to a protected attribute), ``plots`` (SVG) and ``lime`` (local
-explanations). Names with a leading underscore are private to this package.
+``proxies`` (features tied to a protected attribute), ``effects`` (what neutralising a proxy
+is estimated to do to the fairness metrics, without retraining), ``plots`` (SVG) and ``lime``
+(local explanations). Names with a leading underscore are private to this package.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .effects import METHOD_DESCRIPTION, _proxy_effects
 from .inputs import (
     PRIVILEGED,
     UNPRIVILEGED,
@@ -265,6 +266,11 @@ def _group_importance(
     return out
 
 
+def _columns(protected: ProtectedInput) -> Mapping[str, Any]:
+    """The protected attributes as a mapping of name to values."""
+    return dict(protected.items()) if isinstance(protected, pd.DataFrame) else protected
+
+
 def shap_report(
     model: Any,
     X: pd.DataFrame,
@@ -280,7 +286,8 @@ def shap_report(
     proxy_min_share: float = 0.05,
     progress: Progress | None = None,
 ) -> ShapOutput:
-    """Global SHAP importance, overall and per protected group, with proxy warnings."""
+    """Global SHAP importance, overall and per protected group, with proxy warnings and the
+    estimated effect of neutralising each flagged proxy on the fairness metrics."""
     if max_rows < 1:
         raise ValueError("max_rows must be at least 1.")
     inputs = _prepare(model, X, protected, privileged, positive_class)
@@ -303,6 +310,17 @@ def shap_report(
     associations = _associations(
         inputs.X if on_all else X_rows if proxy_rows is rows else inputs.X.iloc[proxy_rows],
         {name: m if on_all else m[proxy_rows] for name, m in inputs.membership.items()},
+    )
+    warnings = _proxy_warnings(
+        associations,
+        ranking,
+        threshold=proxy_threshold,
+        top_k=proxy_top_k,
+        min_share=proxy_min_share,
+    )
+    _report(progress, 0.85, "estimating proxy effects")
+    effects = _proxy_effects(
+        model, inputs, _columns(protected), privileged, proxy_rows, warnings, seed=seed
     )
     explainer_names = {
         "tree": "TreeExplainer",
@@ -342,14 +360,10 @@ def shap_report(
                 ),
                 "abs_correlation": "|Pearson correlation| with membership (point-biserial)",
             },
-            "warnings": _proxy_warnings(
-                associations,
-                ranking,
-                threshold=proxy_threshold,
-                top_k=proxy_top_k,
-                min_share=proxy_min_share,
-            ),
+            "warnings": warnings,
             "associations": associations,
+            "effects": effects,
+            "effects_method": METHOD_DESCRIPTION,
         },
     }
     _report(progress, 1.0, "done")
