@@ -13,7 +13,7 @@ import pytest
 from explain.models import Report, ReportStatus
 from registry.models import KPI, Objective
 from tests.builders import Candidate, evaluation_frame, web
-from web.pages import change
+from web.pages.comparison import change
 
 POLICY = {
     "disparate_impact_min": 0.8,

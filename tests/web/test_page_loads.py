@@ -22,7 +22,7 @@ from explain.services import report_run
 from registry.models import EvaluationDataset, ModelVersion, RegisteredModel, VersionStatus
 from reviews import services as review_services
 from tests.builders import Candidate, web
-from web.pages import DASHBOARD_ROWS
+from web.pages.dashboard import DASHBOARD_ROWS
 
 
 @pytest.fixture(autouse=True)

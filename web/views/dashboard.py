@@ -8,10 +8,10 @@ from django.shortcuts import render
 
 from registry.types import SignedInRequest
 
-from .. import pages
+from ..pages.dashboard import dashboard as dashboard_page
 
 
 @login_required
 def dashboard(request: SignedInRequest) -> HttpResponse:
     """The inbox for the person's roles, candidates, production versions, running reports."""
-    return render(request, "reviews/dashboard.html", pages.dashboard(request.user))
+    return render(request, "reviews/dashboard.html", dashboard_page(request.user))

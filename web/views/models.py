@@ -12,7 +12,8 @@ from registry.selectors import model_for_user, models_visible_to
 from registry.types import SignedInRequest
 from reviews.permissions import can_change_policy
 
-from .. import pages
+from ..pages.comparison import compare_versions
+from ..pages.model import model_page
 
 MODELS_PER_PAGE = 50
 
@@ -42,12 +43,12 @@ def model_list(request: SignedInRequest) -> HttpResponse:
 def model_detail(request: SignedInRequest, name: str) -> HttpResponse:
     """Objectives and KPIs, versions with their verdicts, the production timeline, A/B."""
     model = model_for_user(request.user, name)
-    context = pages.model_page(model, request.GET.get("page"))
+    context = model_page(model, request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context["can_change_policy"] = can_change_policy(request.user, model)
     context["page_query"] = query.urlencode() + "&" if query else ""
     first, second = request.GET.get("compare"), request.GET.get("with")
     if first and second:
-        context["comparison"] = pages.compare_versions(model, first, second, kpis=context["kpis"])
+        context["comparison"] = compare_versions(model, first, second, kpis=context["kpis"])
     return render(request, "reviews/model_detail.html", context)

@@ -20,8 +20,8 @@ from reviews import permissions as rules
 from reviews import services
 from reviews.policies import policy_current
 
-from .. import pages
 from ..forms import APPROVING_ROLES, PolicyForm, approvals_field
+from ..pages.policy import policy_change
 
 REFUSED = "Only risk officers of the owning team and admins change review policies."
 
@@ -40,7 +40,7 @@ def _render(
         "model": model,
         "policy": current,
         "form": form,
-        "preview": pages.policy_change(model, current, form.changes()) if preview else None,
+        "preview": policy_change(model, current, form.changes()) if preview else None,
     }
     return render(request, "reviews/policy_edit.html", context, status=status)
 

@@ -21,7 +21,6 @@ from reviews import bundles, services
 from reviews.models import Decision, ProductionEvent
 from reviews.permissions import can_comment, can_resolve_objection, signing_roles
 
-from .. import pages
 from ..forms import (
     CommentForm,
     ExplainRowForm,
@@ -31,6 +30,7 @@ from ..forms import (
     RollbackForm,
     SignOffForm,
 )
+from ..pages.version import version_page
 
 
 def _signing_roles(user: AnyUser) -> list[tuple[str, str]]:
@@ -45,7 +45,7 @@ def _evaluation_rows(version: ModelVersion) -> int | None:
 def _render_version(
     request: SignedInRequest, version: ModelVersion, *, status: int = 200, **forms
 ) -> HttpResponse:
-    context = pages.version_page(version, request.user)
+    context = version_page(version, request.user)
     context.setdefault("forms", {})
     context["forms"] = {
         "review": ReviewRequestForm(),
