@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "registry",
     "explain",
     "reviews",
+    "events",
     "web",
 ]
 
@@ -359,6 +360,7 @@ CELERY_TASK_QUEUES = tuple(
 CELERY_TASK_ROUTES = {
     "explain.tasks.run_report": {"queue": GATEHOUSE_REPORT_QUEUE},
     "explain.tasks.sweep_reports": {"queue": GATEHOUSE_SWEEP_QUEUE},
+    "events.tasks.dispatch_events": {"queue": GATEHOUSE_SWEEP_QUEUE},
 }
 
 # Reports.
@@ -374,7 +376,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-reports": {
         "task": "explain.tasks.sweep_reports",
         "schedule": env_float("GATEHOUSE_SWEEP_SECONDS", default=30.0),
-    }
+    },
+    # Events: how often the audit chain is read for new events to deliver and notify.
+    "dispatch-events": {
+        "task": "events.tasks.dispatch_events",
+        "schedule": env_float("GATEHOUSE_EVENTS_SECONDS", default=5.0),
+    },
 }
 
 LOGGING = {

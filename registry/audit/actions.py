@@ -201,6 +201,16 @@ ADMIN = ACTIONS.add_family(
     )
 )
 
+# --- webhooks (events.services) -------------------------------------------------------------
+_add("webhook.created", "A webhook subscription was created")
+_add("webhook.changed", "A webhook subscription's URL, event types or description changed")
+_add("webhook.deleted", "A webhook subscription was deleted")
+_add("webhook.secret_rotated", "A webhook subscription's signing secret was rotated")
+_add("webhook.enabled", "A webhook subscription was enabled again")
+_add("webhook.disabled", "A webhook subscription was disabled (410 Gone, failing for days, or by hand)")
+_add("webhook.redelivered", "Webhook deliveries were queued to be sent again")
+_add("webhook.tested", "A test event was sent to a webhook subscription")
+
 # --- the audit trail itself (registry.audit.services) ----------------------------------------
 _add("audit.exported", "The audit trail was exported (CSV or JSONL)")
 _add("audit.verified", "The whole chain was verified")
