@@ -372,6 +372,10 @@ GATEHOUSE_REPORT_STALE_SECONDS = env_int("GATEHOUSE_REPORT_STALE_SECONDS", defau
 GATEHOUSE_REPORT_RESEND_SECONDS = env_int("GATEHOUSE_REPORT_RESEND_SECONDS", default=600)
 # A report whose worker was lost this many times is failed instead of re-queued again.
 GATEHOUSE_REPORT_MAX_ATTEMPTS = env_int("GATEHOUSE_REPORT_MAX_ATTEMPTS", default=3)
+# Events and webhooks.
+# The address people and receivers reach this app at: links in webhooks and e-mails.
+GATEHOUSE_BASE_URL = env_str("GATEHOUSE_BASE_URL", default="http://127.0.0.1:8000")
+
 CELERY_BEAT_SCHEDULE = {
     "sweep-reports": {
         "task": "explain.tasks.sweep_reports",
