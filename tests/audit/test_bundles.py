@@ -279,6 +279,30 @@ def test_the_fairness_intervals_are_drawn_with_their_colours(built):
     assert all(re.search(r'class="wb-ci wb-pass" stroke="#[0-9a-f]{6}"', w) for w in whiskers)
 
 
+def test_the_shap_plots_say_what_they_show_not_their_file_names(built):
+    html = built.read("report.html").decode()
+    report = json.loads(built.read(resolve(built, "reports/shap-*.json")))
+    rows = report["result"]["sample"]["explained_rows"]
+    figures = re.findall(
+        r'<figure><img src="([^"]+)" alt="([^"]*)"><figcaption>(.*?)</figcaption>', html
+    )
+
+    assert sorted(Path(src).name for src, _, _ in figures) == [
+        "shap_beeswarm.svg",
+        "shap_importance.svg",
+    ]
+    for src, alt, caption in figures:
+        caption = unescape(re.sub(r"<[^>]+>", "", caption))
+        assert src not in alt and src not in caption
+        if src.endswith("shap_importance.svg"):
+            assert unescape(alt) == (
+                f"SHAP summary: features ranked by mean |SHAP value| over {rows} explained rows"
+            )
+        else:
+            assert unescape(alt).startswith(f"SHAP beeswarm: one dot per explained row ({rows})")
+            assert caption.startswith("SHAP values per row: how each feature pushes")
+
+
 def test_the_summary_names_the_failing_fairness_metrics_and_the_blocking_gates(model, engineer):
     from django.template.loader import render_to_string
     from django.utils import timezone

@@ -7,6 +7,10 @@ Screenshots of the dashboard, version, model and audit pages are saved under
 Every page the journey shows, at 1360 px and at 390 px, is checked with axe-core, injected
 from the copy ``scripts/services.sh`` installs with npm into ``tests/integration/axe/`` (the
 version pinned in its package-lock.json); the journey fails on any serious or critical finding.
+So are the pages no step of it reaches by a link (the review policy editor, the rollback
+confirmation, the 404 and 403 pages, the API docs), each screenshotted at both sizes and checked
+for width on the phone. On the version pages, the SHAP plots' smallest text must measure at
+least 11 CSS px as shown.
 """
 
 from __future__ import annotations
@@ -121,8 +125,9 @@ AXE_FINDINGS: list[str] = []
 # injecting it breaks no rule of the Content-Security-Policy the journey also checks.
 AXE_URL = "/__test__/axe.min.js"
 AXE_CHECKED: set[str] = set()
-AXE_RUN = """async () => {
-  const result = await axe.run(document, {resultTypes: ['violations']});
+AXE_RUN = """async (skip) => {
+  const rules = Object.fromEntries(skip.map(id => [id, {enabled: false}]));
+  const result = await axe.run(document, {resultTypes: ['violations'], rules});
   return result.violations
     .filter(v => v.impact === 'serious' || v.impact === 'critical')
     .map(v => `${v.id} (${v.impact}): ${v.help} at ` +
@@ -130,15 +135,17 @@ AXE_RUN = """async () => {
 }"""
 
 
-def check_a11y(page, name: str) -> None:
-    """Run axe-core on the page as it is now and keep its serious or critical findings."""
+def check_a11y(page, name: str, skip: tuple[str, ...] = ()) -> None:
+    """Run axe-core on the page as it is now and keep its serious or critical findings; the
+    rules in ``skip`` are not run (only for markup not ours, each with its reason)."""
     width = page.viewport_size["width"]
     key = f"{name} @{width}px"
     if key in AXE_CHECKED:
         return
     AXE_CHECKED.add(key)
     page.add_script_tag(url=AXE_URL)
-    AXE_FINDINGS.extend(f"{key} {page.url}: {finding}" for finding in page.evaluate(AXE_RUN))
+    findings = page.evaluate(AXE_RUN, list(skip))
+    AXE_FINDINGS.extend(f"{key} {page.url}: {finding}" for finding in findings)
 
 
 DESKTOP = {"width": 1360, "height": 900}
@@ -159,11 +166,19 @@ def login(browser, base_url: str, username: str, viewport: dict | None = None):
     return page
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, skip: tuple[str, ...] = ()) -> None:
     """Keep a full-page screenshot, and check the page with axe-core."""
-    check_a11y(page, name)
+    check_a11y(page, name, skip)
+    # A full-page screenshot scrolls nothing, so lazy images far down would stay blank in it.
+    page.evaluate(EAGER_IMAGES)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+EAGER_IMAGES = """() => Promise.all([...document.images].map(img => {
+  img.loading = 'eager';
+  return img.decode().catch(() => null);
+}))"""
 
 
 def register_and_review(page, base_url: str, ci_token: str, number: str, seed: int) -> None:
@@ -252,6 +267,7 @@ def test_a_candidate_goes_from_ci_to_production_in_the_browser(
                     signer.get_by_role("button", name="Promote to production").click()
                     # The confirmation step names what production has now.
                     signer.locator("#replaced").wait_for()
+                    shot(signer, f"promote-confirm-{number}")
                     signer.get_by_role("button", name="Confirm promotion").click()
                     signer.get_by_text(f"{number} is now in production.").wait_for()
                     shot(signer, "version")
@@ -322,6 +338,7 @@ def test_a_candidate_goes_from_ci_to_production_in_the_browser(
     # On a phone, no page is wider than the screen; the review panel comes before the evidence.
     # Every page is checked with axe-core at both sizes.
     wide = {}
+    plot_labels = {}
     for viewport in (DESKTOP, PHONE):
         for username, urls in (
             (officer.username, PHONE_PAGES),
@@ -331,21 +348,101 @@ def test_a_candidate_goes_from_ci_to_production_in_the_browser(
             for url in urls:
                 phone.goto(url)
                 name = re.sub(r"[^a-z0-9]+", "-", url.strip("/")) or "dashboard"
+                if "/versions/" in url:
+                    plot_labels[f"{url} @{viewport['width']}px"] = phone.evaluate(PLOT_LABELS)
                 if viewport is DESKTOP:
                     check_a11y(phone, f"{username}-{name}")
                     continue
-                width = phone.evaluate("document.documentElement.scrollWidth")
-                if width > PHONE["width"]:
-                    wide[url] = (width, phone.evaluate(WIDEST))
+                if too_wide := overflow(phone):
+                    wide[url] = too_wide
                 shot(phone, f"phone-{username}-{name}")
             phone.context.close()
+        # The pages no link of the journey shows at this size: each is screenshotted, checked
+        # with axe-core and, on the phone, for width.
+        for username, pages in OTHER_PAGES.items():
+            other = login(browser, live_server.url, username, viewport=viewport)
+            for name, reach, skip in pages:
+                reach(other)
+                if viewport is PHONE and (too_wide := overflow(other)):
+                    wide[name] = too_wide
+                shot(other, f"{'phone' if viewport is PHONE else 'desktop'}-{name}", skip)
+            other.context.close()
     assert wide == {}, wide
+    # The SHAP plots' smallest text, in CSS px as the page shows it: legible on a phone too.
+    assert len(plot_labels) == 4 and all(len(sizes) == 2 for sizes in plot_labels.values())
+    assert all(min(sizes) >= 11 for sizes in plot_labels.values()), plot_labels
     assert not CSP_VIOLATIONS, CSP_VIOLATIONS
     # axe-core checked every page at both sizes and found nothing serious or critical.
     for width in (DESKTOP["width"], PHONE["width"]):
         checked = [key for key in AXE_CHECKED if key.endswith(f"@{width}px")]
-        assert len(checked) >= 1 + len(PHONE_PAGES) + 2, (width, sorted(checked))
+        others = sum(len(pages) for pages in OTHER_PAGES.values())
+        assert len(checked) >= 1 + len(PHONE_PAGES) + 2 + others, (
+            width,
+            sorted(checked),
+        )
     assert not AXE_FINDINGS, "\n".join(AXE_FINDINGS)
+
+
+def overflow(page) -> tuple[int, list[str]] | None:
+    """How far the page reaches past a phone's screen, and what reaches there; None if not."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    return (width, page.evaluate(WIDEST)) if width > PHONE["width"] else None
+
+
+def open_policy_editor(page) -> None:
+    page.goto("/models/credit-default/policy/")
+    page.get_by_role("button", name="Show the change").wait_for()
+
+
+def open_rollback_confirmation(page) -> None:
+    """The rollback form of the archived version leads to the confirmation, left unconfirmed."""
+    page.goto("/models/credit-default/versions/1.0.0/")
+    page.get_by_label("Why roll back").fill("Checking the confirmation step")
+    page.get_by_role("button", name="Roll back to 1.0.0").click()
+    page.get_by_role("button", name=re.compile("Confirm rollback")).wait_for()
+
+
+def open_not_found(page) -> None:
+    response = page.goto("/models/no-such-model/")
+    assert response.status == 404
+    page.get_by_role("heading", name="Page not found").wait_for()
+
+
+def open_not_allowed(page) -> None:
+    """A reviewer sees the model but may not change its review policy."""
+    response = page.goto("/models/credit-default/policy/")
+    assert response.status == 403
+    page.get_by_role("heading", name="Not allowed").wait_for()
+
+
+def open_api_docs(page) -> None:
+    page.goto("/api/docs/")
+    page.get_by_text("/api/v1/models/", exact=True).first.wait_for()
+
+
+# Who visits them: (screenshot and axe name, how to get there, axe rules not run there).
+OTHER_PAGES = {
+    "oscar": [
+        ("policy-edit", open_policy_editor, ()),
+        ("rollback-confirm", open_rollback_confirmation, ()),
+        ("not-found", open_not_found, ()),
+    ],
+    "rita": [("not-allowed", open_not_allowed, ())],
+    # Swagger UI renders each operation's summary as a button holding the copy-path and
+    # expand buttons (nested-interactive): its React markup, not a template of ours.
+    "auditor": [("api-docs", open_api_docs, ("nested-interactive",))],
+}
+
+# Each SHAP plot's smallest text in CSS px at the width the page shows the plot: the font size
+# in the SVG's units, scaled by the image's width over the SVG's own.
+PLOT_LABELS = """async () => Promise.all([...document.querySelectorAll('#shap img')].map(async img => {
+  img.loading = 'eager';
+  await img.decode();
+  const svg = await (await fetch(img.src)).text();
+  const own = parseFloat(svg.match(/viewBox="[\\d.]+ [\\d.]+ ([\\d.]+)/)[1]);
+  const fonts = [...svg.matchAll(/font[^;"]*?([\\d.]+)px/g)].map(m => parseFloat(m[1]));
+  return Math.min(...fonts) * img.clientWidth / own;
+}))"""
 
 
 # The elements reaching past the right edge of the screen, named for the failure message.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
+import struct
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -316,6 +319,39 @@ def test_plots_are_valid_svg(gbc_report) -> None:
     assert b"decisive" in plots["shap_importance.svg"]
     assert b"<image" in plots["shap_beeswarm.svg"]  # the dots are rasterised, the axes not
     assert shap_plots(gbc_report) == plots
+
+
+# The narrowest the version page shows a plot: a 390 px phone less the page's and the
+# card's margins, padding and borders (the browser journey measures it).
+PHONE_PLOT_CSS_PX = 342
+
+
+def test_plots_keep_their_labels_legible_on_a_phone_and_their_dots_sharp(gbc_report) -> None:
+    """Each plot is 4.5 in wide, shown at that width (432 CSS px) or shrunk to the card: its
+    smallest text stays at 11 CSS px or more even on a phone; the beeswarm's dots are drawn
+    at two device pixels per CSS pixel; the files stay small."""
+    for name, svg in shap_plots(gbc_report).items():
+        root = ET.fromstring(svg)  # noqa: S314 - our own output
+        assert root.get("width") == "324pt", name  # 4.5 in: 432 CSS px
+        view_width = float(root.get("viewBox", "").split()[2])
+        css_px = 96 / 72 * 324  # the plot's own width in CSS px
+        shown = min(css_px, PHONE_PLOT_CSS_PX)
+        fonts = [
+            float(size)
+            for size in re.findall(rb"font[^;\"]*?([\d.]+)px", svg)  # user units: 1 pt
+        ]
+        assert fonts, name
+        smallest = min(fonts) * 96 / 72 * shown / css_px * 324 / view_width
+        assert smallest >= 11, (name, smallest)
+        assert len(svg) < 100_000, (name, len(svg))
+    beeswarm = ET.fromstring(shap_plots(gbc_report)["shap_beeswarm.svg"])  # noqa: S314
+    image = beeswarm.find(".//{http://www.w3.org/2000/svg}image")
+    assert image is not None
+    png = base64.b64decode(image.get("{http://www.w3.org/1999/xlink}href", "").split(",", 1)[1])
+    pixels = struct.unpack(">II", png[16:24])  # the PNG's IHDR: width, height
+    drawn = (float(image.get("width", "0")), float(image.get("height", "0")))  # in pt
+    for px, pt in zip(pixels, drawn, strict=True):
+        assert px == pytest.approx(pt * 96 / 72 * 2, abs=2)  # 192 dpi
 
 
 def test_non_numeric_feature_is_refused(gbc, data) -> None:

@@ -13,6 +13,14 @@ from .shap import SCALE_NAMES, ShapOutput
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
+# The version page shows a plot at its own width on a wide screen and shrinks it to the card
+# on a phone (about 342 CSS px at 390 px): 4.5 in (432 CSS px) with 11 pt text keeps the
+# smallest label at 11.6 CSS px there, and at 14.7 px (the page's text size) on a desktop.
+WIDTH_IN = 4.5
+FONT_PT = 11
+# The beeswarm's dots are a raster: two device pixels per CSS pixel at the plot's own width.
+RASTER_DPI = 192
+
 
 def shap_plots(output: ShapOutput, *, max_display: int = 15) -> dict[str, bytes]:
     """SVG bar plot of global importance and a beeswarm plot of the SHAP values."""
@@ -33,19 +41,21 @@ def shap_plots(output: ShapOutput, *, max_display: int = 15) -> dict[str, bytes]
     style: dict[RcKeyType, Any] = {
         "svg.hashsalt": "gatehouse",
         "svg.fonttype": "none",
-        "font.size": 9,
+        "font.size": FONT_PT,
+        "axes.titlesize": FONT_PT + 1,
+        "axes.labelsize": FONT_PT,
     }
     with matplotlib.rc_context(style):
-        fig = Figure(figsize=(7, 0.35 * len(top) + 1.2))
+        fig = Figure(figsize=(WIDTH_IN, 0.35 * len(top) + 1.3))
         ax = fig.add_subplot()
         ax.barh(np.arange(len(top)), importance[top], color="#1f77b4")
         ax.set_yticks(np.arange(len(top)), [features[i] for i in top])
-        ax.set_xlabel(f"mean |SHAP value| ({unit} of class {positive!r})")
+        ax.set_xlabel(f"mean |SHAP value|\n({unit} of class {positive!r})")
         ax.set_title("Global feature importance")
         fig.tight_layout()
         plots["shap_importance.svg"] = _svg(fig)
 
-        fig = Figure(figsize=(7.5, 0.4 * len(top) + 1.4))
+        fig = Figure(figsize=(WIDTH_IN, 0.4 * len(top) + 1.9))
         ax = fig.add_subplot()
         data = output.X_sample.to_numpy(dtype=float)
         for row, i in enumerate(top):
@@ -63,8 +73,8 @@ def shap_plots(output: ShapOutput, *, max_display: int = 15) -> dict[str, bytes]
             )
         ax.axvline(0, color="#999999", linewidth=0.8)
         ax.set_yticks(np.arange(len(top)), [features[i] for i in top])
-        ax.set_xlabel(f"SHAP value (impact on the {unit} of class {positive!r})")
-        ax.set_title("SHAP values per row (colour: feature value, blue low, red high)")
+        ax.set_xlabel(f"SHAP value\n(impact on the {unit} of class {positive!r})")
+        ax.set_title("SHAP values per row\n(colour: feature value, blue low, red high)")
         fig.tight_layout()
         plots["shap_beeswarm.svg"] = _svg(fig)
     return plots
@@ -73,7 +83,7 @@ def shap_plots(output: ShapOutput, *, max_display: int = 15) -> dict[str, bytes]
 def _svg(fig: Any) -> bytes:
     """The figure as SVG bytes, without a timestamp so equal plots are equal bytes."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None}, dpi=150)
+    fig.savefig(buffer, format="svg", metadata={"Date": None}, dpi=RASTER_DPI)
     return buffer.getvalue()
 
 
