@@ -14,6 +14,11 @@ from registry.types import AnyUser
 from .models import Attempt, Delivery, DeliveryStatus, Subscription
 
 
+def secret_hint(secret: str) -> str:
+    """A secret as shown after its creation: its prefix and last four characters."""
+    return f"whsec_…{secret[-4:]}" if secret else ""
+
+
 def _with_last_delivery(subscriptions: QuerySet[Subscription]) -> QuerySet[Subscription]:
     last = Delivery.objects.filter(subscription=OuterRef("pk")).order_by("-pk")
     return subscriptions.select_related("team", "model").annotate(

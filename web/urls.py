@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import audit, dashboard, models, policies, profile, reports, versions
+from .views import audit, dashboard, models, policies, profile, reports, versions, webhooks
 
 version = "models/<slug:name>/versions/<str:version>/"
 
@@ -22,6 +22,25 @@ urlpatterns = [
     path("models/", models.model_list, name="model-list"),
     path("models/<slug:name>/", models.model_detail, name="model-detail"),
     path("models/<slug:name>/policy/", policies.policy_edit, name="policy-edit"),
+    path("models/<slug:name>/webhooks/", webhooks.model_webhooks, name="model-webhooks"),
+    # Webhooks: a team's, and one webhook's page with its deliveries and actions.
+    path("teams/<slug:slug>/webhooks/", webhooks.team_webhooks, name="team-webhooks"),
+    path("webhooks/<int:webhook_id>/", webhooks.webhook_detail, name="webhook-detail"),
+    path("webhooks/<int:webhook_id>/edit/", webhooks.webhook_edit, name="webhook-edit"),
+    path("webhooks/<int:webhook_id>/test/", webhooks.webhook_test, name="webhook-test"),
+    path(
+        "webhooks/<int:webhook_id>/redeliver/",
+        webhooks.webhook_redeliver,
+        name="webhook-redeliver",
+    ),
+    path(
+        "webhooks/<int:webhook_id>/rotate-secret/",
+        webhooks.webhook_rotate_secret,
+        name="webhook-rotate-secret",
+    ),
+    path("webhooks/<int:webhook_id>/enable/", webhooks.webhook_enable, name="webhook-enable"),
+    path("webhooks/<int:webhook_id>/disable/", webhooks.webhook_disable, name="webhook-disable"),
+    path("webhooks/<int:webhook_id>/delete/", webhooks.webhook_delete, name="webhook-delete"),
     # Versions and the review actions on them.
     path(version, versions.version_detail, name="version-detail"),
     path(version + "request-review/", versions.request_review, name="version-request-review"),

@@ -26,6 +26,8 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from events import services as events_services
+from events.models import Delivery, DeliveryStatus
 from explain.models import Report, ReportFile
 from registry import services as registry_services
 from registry.models import ModelVersion, VersionStatus
@@ -106,6 +108,9 @@ POLICY = {
     "confirmed": "yes",
 }
 
+HOOK = {"model": "credit-default", "url": "https://ci.example.com/in", "event_types": ["*"]}
+HOOK_FORM = {"url": "https://ci.example.com/in", "event_types": "version.*"}
+
 # fmt: off
 ROWS = [
     #                                                    eng  rev  risk aud  adm  ci   out  nob  anon
@@ -163,6 +168,23 @@ ROWS = [
     Row("api:review-policy", "PATCH",                   (403, 403, 200, 403, 200, 403, 404, 404, 401),
         body={"signoff_valid_days": 30}),
     Row("api:version-bundle", "GET",                    (403, 403, 403, 200, 200, 403, 404, 404, 401)),
+    # Webhooks: the owning team's engineers and admins; others who see the model 403, CI
+    # accounts 403 (people manage webhooks), outsiders 404. The list shows what you manage.
+    Row("api:webhook-list", "GET",                      (200, 200, 200, 200, 200, 403, 200, 200, 401)),
+    Row("api:webhook-list", "POST",                     (201, 403, 403, 403, 201, 403, 404, 404, 401),
+        body=HOOK),
+    Row("api:webhook-detail", "GET",                    (200, 403, 403, 403, 200, 403, 404, 404, 401)),
+    Row("api:webhook-detail", "PATCH",                  (200, 403, 403, 403, 200, 403, 404, 404, 401),
+        body={"description": "changed"}),
+    Row("api:webhook-detail", "DELETE",                 (204, 403, 403, 403, 204, 403, 404, 404, 401)),
+    Row("api:webhook-rotate-secret", "POST",            (200, 403, 403, 403, 200, 403, 404, 404, 401)),
+    Row("api:webhook-enable", "POST",                   (200, 403, 403, 403, 200, 403, 404, 404, 401)),
+    Row("api:webhook-disable", "POST",                  (200, 403, 403, 403, 200, 403, 404, 404, 401)),
+    Row("api:webhook-test", "POST",                     (201, 403, 403, 403, 201, 403, 404, 404, 401)),
+    Row("api:webhook-deliveries", "GET",                (200, 403, 403, 403, 200, 403, 404, 404, 401)),
+    Row("api:webhook-delivery", "GET",                  (200, 403, 403, 403, 200, 403, 404, 404, 401)),
+    Row("api:webhook-redeliver", "POST",                (202, 403, 403, 403, 202, 403, 404, 404, 401),
+        body={"only_failed": True}),
     # --- pages -------------------------------------------------------------------------------
     Row("login", "GET",                                 (200, 200, 200, 200, 200, 200, 200, 200, 200)),
     Row("login", "POST",                                (302, 302, 302, 302, 302, 302, 302, 302, 302),
@@ -214,6 +236,24 @@ ROWS = [
     Row("audit-head", "GET",                            (403, 403, 403, 200, 200, L,   403, 403, L)),
     Row("audit-export-csv", "GET",                      (403, 403, 403, 200, 200, L,   403, 403, L)),
     Row("audit-export-jsonl", "GET",                    (403, 403, 403, 200, 200, L,   403, 403, L)),
+    # Webhook pages: the owning team's engineers and admins; others who see the model or team
+    # 403, outsiders 404. Creating and rotating answer with the secret's page (200).
+    Row("model-webhooks", "GET",                        (200, 403, 403, 403, 200, L,   404, 404, L)),
+    Row("model-webhooks", "POST",                       (200, 403, 403, 403, 200, L,   404, 404, L),
+        body=HOOK_FORM),
+    Row("team-webhooks", "GET",                         (200, 403, 403, 403, 200, L,   404, 404, L)),
+    Row("team-webhooks", "POST",                        (200, 403, 403, 403, 200, L,   404, 404, L),
+        body=HOOK_FORM),
+    Row("webhook-detail", "GET",                        (200, 403, 403, 403, 200, L,   404, 404, L)),
+    Row("webhook-edit", "POST",                         (302, 403, 403, 403, 302, L,   404, 404, L),
+        body=HOOK_FORM),
+    Row("webhook-test", "POST",                         (302, 403, 403, 403, 302, L,   404, 404, L)),
+    Row("webhook-redeliver", "POST",                    (302, 403, 403, 403, 302, L,   404, 404, L),
+        body={"failed": "on"}),
+    Row("webhook-rotate-secret", "POST",                (200, 403, 403, 403, 200, L,   404, 404, L)),
+    Row("webhook-enable", "POST",                       (302, 403, 403, 403, 302, L,   404, 404, L)),
+    Row("webhook-disable", "POST",                      (302, 403, 403, 403, 302, L,   404, 404, L)),
+    Row("webhook-delete", "POST",                       (302, 403, 403, 403, 302, L,   404, 404, L)),
 ]
 # fmt: on
 
@@ -264,7 +304,13 @@ def client_as(role: str, people: dict[str, Any], ci) -> APIClient:
 
 
 def url_of(
-    row: Row, model, version: ModelVersion, report: Report, token, objection: Objection
+    row: Row,
+    model,
+    version: ModelVersion,
+    report: Report,
+    token,
+    objection: Objection,
+    delivery: Delivery,
 ) -> str:
     """The row's URL for the data at hand, filling in only the arguments its route takes."""
     pattern, _ = routes_under_test()[row.route]
@@ -275,6 +321,9 @@ def url_of(
         "file_name": "plot.svg",
         "pk": token.pk,
         "objection_id": objection.pk,
+        "slug": model.owner_team.slug,
+        "webhook_id": delivery.subscription_id,
+        "delivery_id": delivery.pk,
     }
     kwargs = {key: value for key, value in candidates.items() if f":{key}>" in pattern}
     return reverse(row.route, kwargs=kwargs)
@@ -307,6 +356,20 @@ def raised_by(reviewer, version: ModelVersion) -> Objection:
     return Objection.objects.create(version=version, signoff=signoff, raised_by=reviewer)
 
 
+def failed_delivery(engineer, model) -> Delivery:
+    """A failed delivery of a webhook of the model (the engineer's)."""
+    hook = events_services.subscription_create(
+        actor=engineer, model=model, url="https://ci.example.com/in", event_types=["*"]
+    )
+    return Delivery.objects.create(
+        subscription=hook,
+        event_type="version.registered",
+        message_id=f"msg_{hook.pk}_matrix",
+        payload={},
+        status=DeliveryStatus.FAILED,
+    )
+
+
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
 def test_access(row: Row, request, model, ci, engineer, django_user_model):
     """Every role calls the route on the same data; each call is rolled back after it."""
@@ -328,7 +391,7 @@ def test_access(row: Row, request, model, ci, engineer, django_user_model):
     )
     token = registry_services.token_issue(actor=engineer, user=engineer, name="laptop").token
     objection = raised_by(people["reviewer"], version)
-    path = url_of(row, model, version, report, token, objection)
+    path = url_of(row, model, version, report, token, objection, failed_delivery(engineer, model))
 
     got = {}
     for role in ROLES:

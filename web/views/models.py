@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 
+from events.permissions import can_manage_webhooks
 from registry.models import VersionStatus
 from registry.selectors import model_for_user, models_visible_to
 from registry.types import SignedInRequest
@@ -47,6 +48,7 @@ def model_detail(request: SignedInRequest, name: str) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     context["can_change_policy"] = can_change_policy(request.user, model)
+    context["can_manage_webhooks"] = can_manage_webhooks(request.user, model=model)
     context["page_query"] = query.urlencode() + "&" if query else ""
     first, second = request.GET.get("compare"), request.GET.get("with")
     if first and second:
