@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from events import queue, services
 from events.models import Attempt, Delivery, DeliveryStatus, Subscription
+from events.permissions import can_manage_subscription
+from events.selectors import subscriptions_visible_to
 from registry.errors import Conflict, InvalidInput, NotAllowed
 from registry.models import AuditEvent
 from tests.builders import events, record
@@ -393,3 +395,23 @@ def test_a_test_event_is_delivered_to_this_webhook_alone(
     assert stored.payload["data"]["hash"] == event.hash
     assert stored.next_attempt_at <= timezone.now()
     assert published == [stored.pk]
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def test_the_visible_subscriptions_are_those_the_predicate_lets_one_manage(
+    request, engineer, admin_user, model, other_model, team, other_team, ci
+):
+    made = [
+        subscribe(engineer, model),
+        subscribe(admin_user, other_model),
+        services.subscription_create(actor=admin_user, team=team, url=URL, event_types=["*"]),
+        services.subscription_create(actor=admin_user, team=other_team, url=URL, event_types=["*"]),
+    ]
+    people = ["engineer", "reviewer", "risk_officer", "auditor", "admin_user", "outsider"]
+
+    for who in [request.getfixturevalue(name) for name in people] + [ci[0]]:
+        expected = [sub.pk for sub in made if can_manage_subscription(who, sub)]
+        assert [sub.pk for sub in subscriptions_visible_to(who)] == expected, who
+    assert [s.pk for s in subscriptions_visible_to(engineer)] == [made[0].pk, made[2].pk]
