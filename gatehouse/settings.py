@@ -284,6 +284,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "VersionStatusEnum": "registry.models.VersionStatus",
         "ReportStatusEnum": "explain.models.ReportStatus",
+        "DeliveryStatusEnum": "events.models.DeliveryStatus",
     },
 }
 

@@ -64,3 +64,9 @@ def test_deliveries_are_a_page(schema):
     page = component(schema, listed["application/json"]["schema"])
 
     assert {"count", "next", "previous", "results"} <= set(page["properties"])
+
+
+def test_a_delivery_status_is_its_own_named_enum(schema):
+    status = schema["components"]["schemas"]["DeliveryStatusEnum"]
+
+    assert status["enum"] == ["pending", "delivered", "failed"]
