@@ -17,16 +17,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from events import selectors, services
-from events.forms import RedeliverForm, SubscriptionForm
 from events.models import Subscription
 from events.permissions import can_manage_subscription, can_manage_webhooks
-from events.types import ALL
 from registry.audit.actions import ACTIONS
 from registry.errors import DomainError
 from registry.models import RegisteredModel, Team
 from registry.permissions import require
 from registry.selectors import model_for_user
 from registry.types import SignedInRequest
+
+from ..forms import RedeliverForm, SubscriptionForm
 
 DELIVERIES_PER_PAGE = 25
 
@@ -71,7 +71,6 @@ def _scope_page(
         "subscriptions": selectors.subscriptions_of(team=team, model=model),
         "form": form,
         "families": _families(),
-        "all_types": ALL,
     }
     return render(request, "events/webhook_list.html", context, status=status)
 
