@@ -114,11 +114,9 @@ def _clean_description(description: Any) -> str:
 
 def _locked(subscription: Subscription) -> Subscription:
     """The subscription's row, locked for the rest of the transaction, as it is now."""
-    return (
-        Subscription.objects.select_for_update()
-        .select_related("team", "model")
-        .get(pk=subscription.pk)
-    )
+    # Only the subscription's row: PostgreSQL locks no nullable side of an outer join.
+    rows = Subscription.objects.select_for_update(of=("self",)).select_related("team", "model")
+    return rows.get(pk=subscription.pk)
 
 
 def subscription_create(
