@@ -151,7 +151,7 @@ class DeliveryQuery(serializers.Serializer):
 
 class RedeliverInput(serializers.Serializer):
     deliveries = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         allow_empty=True,
         help_text="Ids of this webhook's deliveries to send again",

@@ -251,6 +251,7 @@ def test_redeliver_by_ids_and_by_range(api, sub):
         ({}, "deliveries"),
         ({"deliveries": [123456]}, "deliveries"),
         ({"deliveries": ["x"]}, "deliveries.0"),
+        ({"deliveries": [2**70]}, "deliveries.0"),
         ({"since": "yesterday"}, "since"),
     ],
 )
