@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from registry.audit.record import audit_record
 from registry.errors import Conflict, InvalidInput
-from registry.models import AuditEvent, RegisteredModel, Team
+from registry.models import RegisteredModel, Team
 from registry.permissions import require
 from registry.types import Actor
 
@@ -56,18 +56,6 @@ def _described(subscription: Subscription) -> dict[str, Any]:
         "event_types": list(subscription.event_types),
         "description": subscription.description,
     }
-
-
-def _audit(
-    actor: Actor, action: str, subscription: Subscription, payload: dict[str, Any]
-) -> AuditEvent:
-    return audit_record(
-        actor=actor,
-        action=action,
-        obj=subscription,
-        model_name=_model_name(subscription),
-        payload=payload,
-    )
 
 
 def _clean_url(url: Any) -> str:
@@ -142,7 +130,13 @@ def subscription_create(
         subscription = Subscription.objects.create(
             team=team, model=model, secret=_new_secret(), created_by=actor, **fields
         )
-        _audit(actor, "webhook.created", subscription, _described(subscription))
+        audit_record(
+            actor=actor,
+            action="webhook.created",
+            obj=subscription,
+            model_name=_model_name(subscription),
+            payload=_described(subscription),
+        )
     return subscription
 
 
@@ -175,7 +169,13 @@ def subscription_update(
         for field, change in changes.items():
             setattr(subscription, field, change["new"])
         subscription.save(update_fields=list(changes))
-        _audit(actor, "webhook.changed", subscription, {"id": subscription.pk, "changes": changes})
+        audit_record(
+            actor=actor,
+            action="webhook.changed",
+            obj=subscription,
+            model_name=_model_name(subscription),
+            payload={"id": subscription.pk, "changes": changes},
+        )
     return subscription
 
 
@@ -184,7 +184,13 @@ def subscription_delete(*, actor: Actor, subscription: Subscription) -> None:
     require(can_manage_subscription(actor, subscription), REFUSED)
     with transaction.atomic():
         subscription = _locked(subscription)
-        _audit(actor, "webhook.deleted", subscription, _described(subscription))
+        audit_record(
+            actor=actor,
+            action="webhook.deleted",
+            obj=subscription,
+            model_name=_model_name(subscription),
+            payload=_described(subscription),
+        )
         subscription.delete()
 
 
@@ -198,11 +204,12 @@ def subscription_rotate_secret(*, actor: Actor, subscription: Subscription) -> S
         subscription.previous_until = timezone.now() + ROTATION_OVERLAP
         subscription.secret = _new_secret()
         subscription.save(update_fields=["secret", "previous_secret", "previous_until"])
-        _audit(
-            actor,
-            "webhook.secret_rotated",
-            subscription,
-            {"id": subscription.pk, "previous_until": subscription.previous_until},
+        audit_record(
+            actor=actor,
+            action="webhook.secret_rotated",
+            obj=subscription,
+            model_name=_model_name(subscription),
+            payload={"id": subscription.pk, "previous_until": subscription.previous_until},
         )
     return subscription
 
@@ -222,7 +229,13 @@ def subscription_enable(*, actor: Actor, subscription: Subscription) -> Subscrip
         subscription.save(
             update_fields=["is_active", "disabled_at", "disabled_reason", "failing_since"]
         )
-        _audit(actor, "webhook.enabled", subscription, {"id": subscription.pk})
+        audit_record(
+            actor=actor,
+            action="webhook.enabled",
+            obj=subscription,
+            model_name=_model_name(subscription),
+            payload={"id": subscription.pk},
+        )
     return subscription
 
 
@@ -239,11 +252,12 @@ def subscription_disable(
         subscription.disabled_at = timezone.now()
         subscription.disabled_reason = reason[:200]
         subscription.save(update_fields=["is_active", "disabled_at", "disabled_reason"])
-        _audit(
-            actor,
-            "webhook.disabled",
-            subscription,
-            {"id": subscription.pk, "reason": subscription.disabled_reason},
+        audit_record(
+            actor=actor,
+            action="webhook.disabled",
+            obj=subscription,
+            model_name=_model_name(subscription),
+            payload={"id": subscription.pk, "reason": subscription.disabled_reason},
         )
     return subscription
 
@@ -303,7 +317,13 @@ def delivery_redeliver(
         )
         payload["count"] = len(ids)
         payload["deliveries"] = ids[:AUDITED_IDS]
-        _audit(actor, "webhook.redelivered", subscription, payload)
+        audit_record(
+            actor=actor,
+            action="webhook.redelivered",
+            obj=subscription,
+            model_name=_model_name(subscription),
+            payload=payload,
+        )
         queue.deliver_on_commit(ids)
     return len(ids)
 
@@ -314,7 +334,13 @@ def subscription_test(*, actor: Actor, subscription: Subscription) -> Delivery:
     require(can_manage_subscription(actor, subscription), REFUSED)
     _require_active(subscription)
     with transaction.atomic():
-        event = _audit(actor, "webhook.tested", subscription, {"id": subscription.pk})
+        event = audit_record(
+            actor=actor,
+            action="webhook.tested",
+            obj=subscription,
+            model_name=_model_name(subscription),
+            payload={"id": subscription.pk},
+        )
         delivery = Delivery.objects.create(
             subscription=subscription,
             event=event,
