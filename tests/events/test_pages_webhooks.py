@@ -76,6 +76,7 @@ def test_creating_shows_the_secret_once(engineer, model):
     assert stored.event_types == ["version.promoted", "version.rolled_back"]
     assert stored.model == model and stored.secret in text(response)
     assert "Copy it now" in text(response)
+    assert "no-store" in response["Cache-Control"]
     assert stored.secret not in text(client.get(path))
     assert stored.secret not in text(client.get(reverse("webhook-detail", args=[stored.pk])))
     assert f"whsec_…{stored.secret[-4:]}" in text(
@@ -145,6 +146,17 @@ def test_the_webhook_page_lists_deliveries_with_their_attempts(engineer, admin_u
         assert "connection refused" in page
         assert "Redeliver the 1 failed delivery" in page
         assert "<caption" in page and sub.secret not in page
+
+
+def test_deliveries_come_a_page_at_a_time(engineer, sub):
+    for n in range(30):
+        delivery(sub, n)
+    path = reverse("webhook-detail", args=[sub.pk])
+
+    first, second = text(web(engineer).get(path)), text(web(engineer).get(path + "?page=2"))
+
+    assert f"msg_{sub.pk}_x29<" in first and f"msg_{sub.pk}_x4<" not in first
+    assert f"msg_{sub.pk}_x4<" in second and "Page 2 of 2" in second
 
 
 def test_send_a_test_event(engineer, sub):
