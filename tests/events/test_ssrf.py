@@ -5,6 +5,16 @@ allow-list names them. A refusal is a failed attempt, never a request."""
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from events import net
@@ -166,3 +176,91 @@ def test_a_slow_receiver_times_out(plain_http, receiver):
 def test_a_name_that_does_not_resolve_is_an_error(plain_http):
     answer = net.post("http://no-such-host.invalid/hook", b"{}", {})
     assert answer.error.startswith("cannot resolve no-such-host.invalid")
+
+
+# --- TLS: the connection goes to the vetted address, the certificate is checked by name ------
+
+
+@dataclass
+class TLSReceiver:
+    port: int
+    cert: Path
+    server_names: list[str | None]  # the SNI each handshake asked for
+    received: list[bytes]
+
+
+@pytest.fixture
+def tls_receiver(tmp_path) -> Iterator[TLSReceiver]:
+    """An https receiver on 127.0.0.1 whose self-signed certificate names ``localhost``."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    names: list[str | None] = []
+    received: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.handle_error = lambda request, address: None  # failed handshakes are the point
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield TLSReceiver(server.server_address[1], cert, names, received)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def https_loopback(settings):
+    settings.GATEHOUSE_WEBHOOK_ALLOW_HTTP = False
+    settings.GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    return settings
+
+
+def test_tls_sends_the_host_name_and_verifies_the_certificate(
+    https_loopback, tls_receiver, monkeypatch
+):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_receiver.cert))  # trust the receiver's cert
+
+    answer = net.post(f"https://localhost:{tls_receiver.port}/hook", b'{"n":1}', {})
+
+    assert answer.status_code == 200, answer.error
+    assert tls_receiver.server_names == ["localhost"]  # SNI: the URL's host, not the address
+    assert tls_receiver.received == [b'{"n":1}']
+
+
+def test_an_untrusted_certificate_is_a_failed_attempt(https_loopback, tls_receiver):
+    answer = net.post(f"https://localhost:{tls_receiver.port}/hook", b"{}", {})
+
+    assert answer.status_code is None
+    assert "CERTIFICATE_VERIFY_FAILED" in answer.error
+    assert tls_receiver.received == []
+
+
+def test_a_certificate_for_another_name_is_a_failed_attempt(
+    https_loopback, tls_receiver, monkeypatch
+):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_receiver.cert))
+
+    answer = net.post(f"https://127.0.0.1:{tls_receiver.port}/hook", b"{}", {})
+
+    assert answer.status_code is None
+    assert "hostname '127.0.0.1' doesn't match 'localhost'" in answer.error
+    assert tls_receiver.received == []
