@@ -66,7 +66,9 @@ def deliver(delivery_id: int) -> str | None:
     )
     if not claimed:
         return None
-    delivery = Delivery.objects.select_related("subscription").get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("subscription").filter(pk=delivery_id).first()
+    if delivery is None:  # deleted with its subscription meanwhile
+        return None
     subscription = delivery.subscription
     if not subscription.is_active:
         Delivery.objects.filter(pk=delivery_id).update(
@@ -74,17 +76,23 @@ def deliver(delivery_id: int) -> str | None:
         )
         return DeliveryStatus.FAILED
     body = body_of(delivery)
-    headers = signing.headers(subscription, msg_id=delivery.message_id, body=body)
     started = timezone.now()
-    answer = net.post(subscription.url, body.encode("utf-8"), headers)
+    try:
+        headers = signing.headers(subscription, msg_id=delivery.message_id, body=body)
+    except (ValueError, TypeError) as exc:  # a secret that is not base64: retrying cannot help
+        answer = net.Answer(None, "", f"cannot sign with the subscription's secret: {exc}", 0)
+    else:
+        answer = net.post(subscription.url, body.encode("utf-8"), headers)
     return _record(delivery_id, started, answer)
 
 
-def _record(delivery_id: int, started: datetime, answer: net.Answer) -> str:
+def _record(delivery_id: int, started: datetime, answer: net.Answer) -> str | None:
     """Store the attempt and move the delivery and its subscription on, in one transaction."""
     now = timezone.now()
     with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
+        delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if delivery is None:
+            return None
         subscription = Subscription.objects.select_for_update().get(pk=delivery.subscription_id)
         Attempt.objects.create(
             delivery=delivery,

@@ -423,6 +423,35 @@ def test_a_disabled_subscriptions_delivery_is_failed_without_a_request(db, team,
     assert Attempt.objects.count() == 0
 
 
+def test_a_secret_that_cannot_sign_is_a_failed_attempt(db, team, model, receiver):
+    sub = subscribe(team=team, url=receiver.url)
+    Subscription.objects.filter(pk=sub.pk).update(secret="whsec_not base64!")
+    (made,) = pending(sub)
+
+    assert delivery.deliver(made.pk) == DeliveryStatus.PENDING
+
+    (attempt,) = Attempt.objects.all()
+    assert attempt.error.startswith("cannot sign with the subscription's secret")
+    assert receiver.received == []
+
+
+def test_a_delivery_deleted_while_it_is_sent_is_left_alone(db, team, model, receiver, monkeypatch):
+    sub = subscribe(team=team, url=receiver.url)
+    (made,) = pending(sub)
+    post = delivery.net.post
+
+    def post_then_delete(*args, **kwargs):
+        answer = post(*args, **kwargs)
+        Subscription.objects.filter(pk=sub.pk).delete()
+        return answer
+
+    monkeypatch.setattr(delivery.net, "post", post_then_delete)
+
+    assert delivery.deliver(made.pk) is None
+    assert len(receiver.received) == 1
+    assert not Delivery.objects.exists()
+
+
 # --- the sweep -----------------------------------------------------------------------------
 
 
