@@ -10,6 +10,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
 from gatehouse.env import (
@@ -361,6 +362,7 @@ CELERY_TASK_ROUTES = {
     "explain.tasks.run_report": {"queue": GATEHOUSE_REPORT_QUEUE},
     "explain.tasks.sweep_reports": {"queue": GATEHOUSE_SWEEP_QUEUE},
     "events.tasks.dispatch_events": {"queue": GATEHOUSE_SWEEP_QUEUE},
+    "events.tasks.sweep_notification_emails": {"queue": GATEHOUSE_SWEEP_QUEUE},
 }
 
 # Reports.
@@ -376,6 +378,25 @@ GATEHOUSE_REPORT_MAX_ATTEMPTS = env_int("GATEHOUSE_REPORT_MAX_ATTEMPTS", default
 # The address people and receivers reach this app at: links in webhooks and e-mails.
 GATEHOUSE_BASE_URL = env_str("GATEHOUSE_BASE_URL", default="http://127.0.0.1:8000")
 
+# Notification e-mail (events.mail): SMTP in production; the demo (make run) prints each
+# message on the console instead.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEMO_MODE
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", default=25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", default="")  # a secret: environment only
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="Gatehouse <gatehouse@localhost>")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=15, minimum=1)
+
 CELERY_BEAT_SCHEDULE = {
     "sweep-reports": {
         "task": "explain.tasks.sweep_reports",
@@ -385,6 +406,11 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-events": {
         "task": "events.tasks.dispatch_events",
         "schedule": env_float("GATEHOUSE_EVENTS_SECONDS", default=5.0),
+    },
+    # Notification e-mail a broker or mail server that was down left unsent.
+    "sweep-notification-emails": {
+        "task": "events.tasks.sweep_notification_emails",
+        "schedule": env_float("GATEHOUSE_MAIL_SWEEP_SECONDS", default=60.0, minimum=1.0),
     },
 }
 
