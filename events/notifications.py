@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
@@ -26,8 +25,9 @@ from registry.errors import InvalidInput
 from registry.models import AuditEvent, ModelVersion, RegisteredModel, Team
 from registry.permissions import person_sees_model
 from registry.roles import Role
+from registry.types import Actor
 from reviews import permissions as review_rules
-from reviews.models import Comment, SignOff
+from reviews.models import Comment, ReviewRequest, SignOff
 
 from . import mail
 from .models import EmailChoice, Notification, Subscription
@@ -156,7 +156,8 @@ def whole_team(about: About) -> list[Any]:
 
 
 def conversation(about: About) -> list[Any]:
-    """The version's submitter, and everyone who signed or wrote in its conversation before."""
+    """The version's submitter, whoever asked for its review (a CI account submits most
+    versions), and everyone who signed or wrote in its conversation before."""
     version = about.version
     if version is None:
         return []
@@ -169,6 +170,11 @@ def conversation(about: About) -> list[Any]:
     ids |= set(
         SignOff.objects.filter(version=version, signed_at__lte=event.created_at).values_list(
             "user_id", flat=True
+        )
+    )
+    ids |= set(
+        ReviewRequest.objects.filter(version=version, created_at__lte=event.created_at).values_list(
+            "requested_by_id", flat=True
         )
     )
     if version.submitted_by_id is not None:
@@ -304,7 +310,7 @@ def about_event(event: AuditEvent) -> About:
     return About(event=event, model=model, version=version, subscription=subscription)
 
 
-def _may_see(user: AbstractBaseUser, about: About) -> bool:
+def _may_see(user: Actor, about: About) -> bool:
     """Never tell someone about a model they may not see; a webhook's news goes only to
     people who may manage it."""
     if about.subscription is not None and not can_manage_subscription(user, about.subscription):
@@ -372,7 +378,7 @@ def _email_wanted(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], bool]:
     return {pair: chosen.get(pair, KINDS[pair[1]].email) for pair in pairs}
 
 
-def email_wanted_by(user: AbstractBaseUser) -> dict[str, bool]:
+def email_wanted_by(user: Actor) -> dict[str, bool]:
     """A person's e-mail choice for every kind (their own or the kind's default)."""
     chosen = dict(EmailChoice.objects.filter(user=user).values_list("kind", "email"))
     return {key: chosen.get(key, kind.email) for key, kind in KINDS.items()}
@@ -384,18 +390,19 @@ def email_wanted_by(user: AbstractBaseUser) -> dict[str, bool]:
 UNREAD_CAP = 99
 
 
-def notifications_of(user: AbstractBaseUser) -> Any:
+def notifications_of(user: Actor) -> Any:
     """A person's notifications, newest first (their inbox)."""
     return Notification.objects.filter(recipient=user).order_by("-created_at", "-pk")
 
 
-def unread_count(user: AbstractBaseUser, *, cap: int = UNREAD_CAP) -> int:
+def unread_count(user: Actor, *, cap: int = UNREAD_CAP) -> int:
     """How many of a person's notifications are unread, counted up to ``cap + 1``."""
     unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
-    return unread.values("pk")[: cap + 1].count()
+    # At most cap + 1 ids off the (recipient, read_at) index; no COUNT over a person's all.
+    return len(unread.values_list("pk", flat=True)[: cap + 1])
 
 
-def notifications_mark_read(*, actor: AbstractBaseUser, ids: Iterable[int] | None = None) -> int:
+def notifications_mark_read(*, actor: Actor, ids: Iterable[int] | None = None) -> int:
     """Mark the actor's notifications read (all of them, or ``ids`` among them); how many.
     Not audited: what a person has read changes nothing anyone may do."""
     unread = Notification.objects.filter(recipient=actor, read_at__isnull=True)
@@ -404,7 +411,7 @@ def notifications_mark_read(*, actor: AbstractBaseUser, ids: Iterable[int] | Non
     return unread.update(read_at=timezone.now())
 
 
-def email_choices_set(*, actor: AbstractBaseUser, wanted: Iterable[str]) -> dict[str, bool]:
+def email_choices_set(*, actor: Actor, wanted: Iterable[str]) -> dict[str, bool]:
     """Save which kinds the actor wants by e-mail (``wanted``: kind keys; every other kind
     is inbox only); the choices now. Not audited: preferences change what a person is told,
     not what anyone may do, and the chain records governance acts."""
