@@ -333,7 +333,8 @@ def recipients(kind: Kind, about: About) -> list[Any]:
 
 def fan_out(events: list[AuditEvent]) -> int:
     """Create the notifications of ``events`` (in the dispatcher's transaction), and send the
-    e-mails owed once it commits; how many were made (ones made before are left as they are)."""
+    e-mails owed once it commits; how many it offered (any made before, by a dispatch that
+    read the same events, stay as they are: the unique constraint ignores the new ones)."""
     rows: list[Notification] = []
     for event in events:
         kinds = BY_ACTION.get(event.action)
