@@ -8,7 +8,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import connection
 
-from . import delivery
+from . import delivery, mail
 from . import dispatch as dispatcher
 
 log = logging.getLogger(__name__)
@@ -44,3 +44,13 @@ def sweep_deliveries_on_start(**_: object) -> None:
         delivery.sweep()
     finally:
         connection.close()
+@shared_task(ignore_result=True)
+def send_notification_email(notification_id: int) -> bool:
+    """Send one notification's e-mail, if it is still owed."""
+    return mail.notification_email_send(notification_id=notification_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_notification_emails() -> int:
+    """Send the e-mails a lost message or a failed mail server left owed (periodic)."""
+    return mail.mail_sweep()

@@ -10,6 +10,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
 from gatehouse.env import (
@@ -364,6 +365,7 @@ CELERY_TASK_ROUTES = {
     "explain.tasks.sweep_reports": {"queue": GATEHOUSE_SWEEP_QUEUE},
     "events.tasks.dispatch_events": {"queue": GATEHOUSE_SWEEP_QUEUE},
     "events.tasks.sweep_deliveries": {"queue": GATEHOUSE_SWEEP_QUEUE},
+    "events.tasks.sweep_notification_emails": {"queue": GATEHOUSE_SWEEP_QUEUE},
 }
 
 # Reports.
@@ -394,6 +396,25 @@ GATEHOUSE_WEBHOOK_DISABLE_AFTER_DAYS = env_int(
 GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS = env_networks("GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS", default=[])
 GATEHOUSE_WEBHOOK_ALLOW_HTTP = env_bool("GATEHOUSE_WEBHOOK_ALLOW_HTTP", default=False)
 
+# Notification e-mail (events.mail): SMTP in production; the demo (make run) prints each
+# message on the console instead.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEMO_MODE
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", default=25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", default="")  # a secret: environment only
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="Gatehouse <gatehouse@localhost>")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=15, minimum=1)
+
 CELERY_BEAT_SCHEDULE = {
     "sweep-reports": {
         "task": "explain.tasks.sweep_reports",
@@ -408,6 +429,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deliveries": {
         "task": "events.tasks.sweep_deliveries",
         "schedule": env_float("GATEHOUSE_WEBHOOK_SWEEP_SECONDS", default=30.0),
+    },
+    # Notification e-mail a broker or mail server that was down left unsent.
+    "sweep-notification-emails": {
+        "task": "events.tasks.sweep_notification_emails",
+        "schedule": env_float("GATEHOUSE_MAIL_SWEEP_SECONDS", default=60.0, minimum=1.0),
     },
 }
 
