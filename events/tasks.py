@@ -44,6 +44,8 @@ def sweep_deliveries_on_start(**_: object) -> None:
         delivery.sweep()
     finally:
         connection.close()
+
+
 @shared_task(ignore_result=True)
 def send_notification_email(notification_id: int) -> bool:
     """Send one notification's e-mail, if it is still owed."""
