@@ -147,6 +147,9 @@ class Notification(models.Model):
     link = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Whether the recipient wanted it by e-mail when it was made: with ``emailed_at`` still
+    # empty, an e-mail that is owed (the sweep sends it); without, one that never will be.
+    email_wanted = models.BooleanField(default=False)
     emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -156,7 +159,15 @@ class Notification(models.Model):
                 fields=["recipient", "kind", "event"], name="notification_once_per_event"
             )
         ]
-        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread")]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"], name="notification_unread"),
+            # The e-mail sweep's rows: owed and not sent, oldest first.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(email_wanted=True, emailed_at__isnull=True),
+                name="notification_mail_owed",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.subject

@@ -86,6 +86,33 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return number
 
 
+def env_int_list(name: str, default: list[int], *, minimum: int = 0) -> list[int]:
+    """A comma-separated list of whole numbers, each at least ``minimum``; not empty."""
+    items = env_list(name, default=[str(item) for item in default])
+    try:
+        numbers = [int(item) for item in items]
+    except ValueError:
+        raise _refuse(name, os.environ[name], "use whole numbers separated by commas") from None
+    if not numbers or any(number < minimum for number in numbers):
+        raise _refuse(name, os.environ.get(name, ""), f"use numbers of {minimum} or more")
+    return numbers
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list of IP networks in CIDR form (``127.0.0.1/32``, ``fd00::/8``)."""
+    import ipaddress
+
+    items = env_list(name, default=default)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise _refuse(
+                name, item, "use IP networks such as 10.0.0.0/8, comma-separated"
+            ) from None
+    return items
+
+
 # DRF reads a rate's period by its first letter only, so "20/month" would mean per minute.
 _RATE = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)s?")
 

@@ -10,6 +10,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
 from gatehouse.env import (
@@ -18,7 +19,9 @@ from gatehouse.env import (
     env_db_url,
     env_float,
     env_int,
+    env_int_list,
     env_list,
+    env_networks,
     env_rate,
     env_str,
 )
@@ -362,6 +365,8 @@ CELERY_TASK_ROUTES = {
     "explain.tasks.run_report": {"queue": GATEHOUSE_REPORT_QUEUE},
     "explain.tasks.sweep_reports": {"queue": GATEHOUSE_SWEEP_QUEUE},
     "events.tasks.dispatch_events": {"queue": GATEHOUSE_SWEEP_QUEUE},
+    "events.tasks.sweep_deliveries": {"queue": GATEHOUSE_SWEEP_QUEUE},
+    "events.tasks.sweep_notification_emails": {"queue": GATEHOUSE_SWEEP_QUEUE},
 }
 
 # Reports.
@@ -376,6 +381,40 @@ GATEHOUSE_REPORT_MAX_ATTEMPTS = env_int("GATEHOUSE_REPORT_MAX_ATTEMPTS", default
 # Events and webhooks.
 # The address people and receivers reach this app at: links in webhooks and e-mails.
 GATEHOUSE_BASE_URL = env_str("GATEHOUSE_BASE_URL", default="http://127.0.0.1:8000")
+# Webhook delivery: a receiver has this long to answer one attempt (seconds).
+GATEHOUSE_WEBHOOK_TIMEOUT = env_float("GATEHOUSE_WEBHOOK_TIMEOUT", default=15.0, minimum=0.1)
+# Seconds to wait before each retry (with jitter); after the last, a delivery has failed.
+# Like Standard Webhooks / Svix: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (over 27 h in all).
+GATEHOUSE_WEBHOOK_RETRY_SCHEDULE = env_int_list(
+    "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE", default=[5, 300, 1800, 7200, 18000, 36000, 36000]
+)
+# A subscription that has failed (no 2xx) for this many days is disabled.
+GATEHOUSE_WEBHOOK_DISABLE_AFTER_DAYS = env_int(
+    "GATEHOUSE_WEBHOOK_DISABLE_AFTER_DAYS", default=5, minimum=1
+)
+# Receivers are refused on loopback, private, link-local and metadata addresses unless one of
+# these networks (CIDR, comma-separated) names them; and plain http unless this allows it.
+GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS = env_networks("GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS", default=[])
+GATEHOUSE_WEBHOOK_ALLOW_HTTP = env_bool("GATEHOUSE_WEBHOOK_ALLOW_HTTP", default=False)
+
+# Notification e-mail (events.mail): SMTP in production; the demo (make run) prints each
+# message on the console instead.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEMO_MODE
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", default=25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", default="")  # a secret: environment only
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="Gatehouse <gatehouse@localhost>")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=15, minimum=1)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-reports": {
@@ -386,6 +425,16 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-events": {
         "task": "events.tasks.dispatch_events",
         "schedule": env_float("GATEHOUSE_EVENTS_SECONDS", default=5.0),
+    },
+    # Webhooks: send again the deliveries that are due and that no sender holds.
+    "sweep-deliveries": {
+        "task": "events.tasks.sweep_deliveries",
+        "schedule": env_float("GATEHOUSE_WEBHOOK_SWEEP_SECONDS", default=30.0),
+    },
+    # Notification e-mail a broker or mail server that was down left unsent.
+    "sweep-notification-emails": {
+        "task": "events.tasks.sweep_notification_emails",
+        "schedule": env_float("GATEHOUSE_MAIL_SWEEP_SECONDS", default=60.0, minimum=1.0),
     },
 }
 

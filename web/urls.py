@@ -6,7 +6,17 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import audit, dashboard, models, policies, profile, reports, versions, webhooks
+from .views import (
+    audit,
+    dashboard,
+    inbox,
+    models,
+    policies,
+    profile,
+    reports,
+    versions,
+    webhooks,
+)
 
 version = "models/<slug:name>/versions/<str:version>/"
 
@@ -18,6 +28,11 @@ urlpatterns = [
     path("profile/", profile.profile, name="profile"),
     path("profile/tokens/", profile.token_create, name="token-create"),
     path("profile/tokens/<int:pk>/revoke/", profile.token_revoke, name="token-revoke"),
+    path("profile/email/", profile.email_choices, name="profile-email"),
+    # The inbox: the person's notifications.
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/read-all/", inbox.inbox_read_all, name="inbox-read-all"),
+    path("inbox/<int:pk>/", inbox.inbox_open, name="inbox-open"),
     # Models.
     path("models/", models.model_list, name="model-list"),
     path("models/<slug:name>/", models.model_detail, name="model-detail"),

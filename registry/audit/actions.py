@@ -207,7 +207,10 @@ _add("webhook.changed", "A webhook subscription's URL, event types or descriptio
 _add("webhook.deleted", "A webhook subscription was deleted")
 _add("webhook.secret_rotated", "A webhook subscription's signing secret was rotated")
 _add("webhook.enabled", "A webhook subscription was enabled again")
-_add("webhook.disabled", "A webhook subscription was disabled (410 Gone, failing for days, or by hand)")
+_add(
+    "webhook.disabled",
+    "A webhook subscription was disabled (410 Gone, failing for days, or by hand)",
+)
 _add("webhook.redelivered", "Webhook deliveries were queued to be sent again")
 _add("webhook.tested", "A test event was sent to a webhook subscription")
 

@@ -14,6 +14,7 @@ import pytest
 from explain import kinds, queue
 from registry.models import ModelVersion, VersionStatus
 from reviews import gates, services
+from reviews.models import Decision, Objection
 from tests.builders import fresh, ready_version, register, shap_once, sign
 
 
@@ -75,3 +76,16 @@ def replaced(approved, second, risk_officer):
         actor=risk_officer, version=fresh(second), reason="better recall", replaces="1.0.0"
     )
     return fresh(approved), fresh(second)
+
+
+@pytest.fixture
+def objected(in_review, reviewer) -> Objection:
+    """The reviewer asked for changes on 1.0.0, which the engineer sent to review."""
+    sign(in_review, reviewer, Decision.CHANGES_REQUESTED, comment="Add the Q3 applications.")
+    return Objection.objects.get()
+
+
+@pytest.fixture
+def other(ci, model) -> ModelVersion:
+    """Version 2.0.0 of the same model, its reports not run."""
+    return register(ci[0], model, "2.0.0", token=ci[1], run=False)

@@ -231,6 +231,13 @@ ROWS = [
         body={"name": "matrix"}),
     # The engineer's own token: everybody else is told it does not exist.
     Row("token-revoke", "POST",                         (302, 404, 404, 404, 404, L,   404, 404, L)),
+    Row("profile-email", "POST",                        (302, 302, 302, 302, 302, L,   302, 302, L),
+        body={"email": ["review_requested"]}),
+    # The inbox: everyone has their own; a notification id is only ever one's own (none of
+    # these people has the token's id as a notification: 404 for all).
+    Row("inbox", "GET",                                 (200, 200, 200, 200, 200, L,   200, 200, L)),
+    Row("inbox-read-all", "POST",                       (302, 302, 302, 302, 302, L,   302, 302, L)),
+    Row("inbox-open", "GET",                            (404, 404, 404, 404, 404, L,   404, 404, L)),
     Row("audit-log", "GET",                             (200, 200, 200, 200, 200, L,   200, 200, L)),
     Row("audit-verify", "POST",                         (403, 403, 403, 302, 302, L,   403, 403, L)),
     Row("audit-head", "GET",                            (403, 403, 403, 200, 200, L,   403, 403, L)),

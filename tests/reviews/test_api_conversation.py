@@ -12,10 +12,10 @@ from __future__ import annotations
 import pytest
 
 from registry import services as registry_services
-from registry.models import AuditEvent, ModelVersion
+from registry.models import AuditEvent
 from reviews import services
-from reviews.models import COMMENT_MAX_CHARS, Comment, Decision, Objection, ObjectionState
-from tests.builders import client_for, events, register, sign
+from reviews.models import COMMENT_MAX_CHARS, Comment, Objection, ObjectionState
+from tests.builders import client_for, events
 
 VERSION = "/api/v1/models/credit-default/versions/1.0.0/"
 COMMENTS = VERSION + "comments/"
@@ -24,19 +24,6 @@ OBJECTIONS = VERSION + "objections/"
 
 def resolve_url(objection: Objection, version: str = "1.0.0") -> str:
     return f"/api/v1/models/credit-default/versions/{version}/objections/{objection.pk}/resolve/"
-
-
-@pytest.fixture
-def objected(in_review, reviewer) -> Objection:
-    """The reviewer asked for changes on 1.0.0, which the engineer sent to review."""
-    sign(in_review, reviewer, Decision.CHANGES_REQUESTED, comment="Add the Q3 applications.")
-    return Objection.objects.get()
-
-
-@pytest.fixture
-def other(ci, model) -> ModelVersion:
-    """Version 2.0.0 of the same model, its reports not run."""
-    return register(ci[0], model, "2.0.0", token=ci[1], run=False)
 
 
 def fresh_objection(objection: Objection) -> Objection:

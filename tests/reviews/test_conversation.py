@@ -15,7 +15,7 @@ from registry.errors import Conflict, InvalidInput, NotAllowed
 from registry.models import AuditEvent, ModelVersion, VersionStatus
 from reviews import services
 from reviews.models import COMMENT_MAX_CHARS, Comment, Decision, Objection, ObjectionState
-from tests.builders import check, events, fresh, register, sign, web
+from tests.builders import check, events, fresh, sign, web
 
 
 def url(action: str, version: ModelVersion, *args) -> str:
@@ -32,19 +32,6 @@ def post_comment(user, version: ModelVersion, **data):
 
 def form_errors(response, form: str) -> dict[str, list[str]]:
     return {field: list(errs) for field, errs in response.context["forms"][form].errors.items()}
-
-
-@pytest.fixture
-def objected(in_review, reviewer) -> Objection:
-    """The reviewer asked for changes on 1.0.0, which the engineer sent to review."""
-    sign(in_review, reviewer, Decision.CHANGES_REQUESTED, comment="Add the Q3 applications.")
-    return Objection.objects.get()
-
-
-@pytest.fixture
-def other(ci, model) -> ModelVersion:
-    """Version 2.0.0 of the same model, its reports not run."""
-    return register(ci[0], model, "2.0.0", token=ci[1], run=False)
 
 
 # --- comments and replies ------------------------------------------------------------------

@@ -157,15 +157,16 @@ def pages_of(model: RegisteredModel) -> dict[str, str]:
 
 
 # Queries per page: the session and the user, then what the page itself reads. Every page
-# counts the reviewer's inbox for the header (one bounded count); the version page reads its
-# review conversation (objections, comments, review requests, and who may write in it).
+# counts the reviewer's inbox for the header (one bounded count, and one of their unread
+# notifications); the version page reads its review conversation (objections, comments,
+# review requests, and who may write in it).
 QUERIES = {
-    "dashboard": 13,  # the inbox: candidates and production in one report query, objections
-    "model list": 7,
-    "model page": 13,
-    "version page": 27,  # one query for the version with its model, data set and model file; the latest reports read once, for the page and its gates
-    "comparison": 16,  # the two versions, their latest reports, the shown keys of two results
-    "audit page": 11,  # the visible models' names, their events by index, the last check
+    "dashboard": 15,  # the inbox: candidates and production in one report query, objections, the newest unread notifications
+    "model list": 8,
+    "model page": 14,
+    "version page": 28,  # one query for the version with its model, data set and model file; the latest reports read once, for the page and its gates
+    "comparison": 17,  # the two versions, their latest reports, the shown keys of two results
+    "audit page": 12,  # the visible models' names, their events by index, the last check
 }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.paginator import Paginator
 
+from events.notifications import notifications_of
 from explain.models import Report, ReportStatus
 from registry.models import ModelVersion, VersionStatus
 from registry.roles import Role, roles_of
@@ -30,6 +31,8 @@ MODELS_ON_DASHBOARD = 50
 
 # Each dashboard list shows at most this many rows, the most recent first, with a link on.
 DASHBOARD_ROWS = 20
+# The newest unread notifications the inbox shows; the inbox page has them all.
+DASHBOARD_NOTIFICATIONS = 5
 
 
 def dashboard(user: Actor) -> dict[str, Any]:
@@ -97,7 +100,9 @@ def dashboard(user: Actor) -> dict[str, Any]:
             findings.append({"version": version, "problems": problems})
     models = Paginator(visible, MODELS_ON_DASHBOARD).page(1)
     roles = roles_of(user)
+    unread = notifications_of(user).filter(read_at__isnull=True).defer("body")
     return {
+        "notifications": list(unread[:DASHBOARD_NOTIFICATIONS]),
         "inbox": {
             "pending": [
                 row

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString
 
+from events.notifications import unread_count
 from explain import kinds, presenters
 from registry import roles
 from registry.permissions import can_export_audit
@@ -72,9 +73,11 @@ def kpi_bar(value: float | None, target: float | None, comparator: str) -> SafeS
 
 @register.simple_tag
 def inbox_counts(user: AnyUser) -> dict[str, Any]:
-    """The header's inbox counts (see ``reviews.selectors.inbox_counts``), with the total
-    shown as ``99+`` past the cap."""
+    """The header's inbox counts (see ``reviews.selectors.inbox_counts``) and the person's
+    unread notifications (one more query), with the total shown as ``99+`` past the cap."""
     counts = _inbox_counts(user)
+    if getattr(user, "is_authenticated", False) and user.pk is not None:
+        counts["unread"] = unread_count(user, cap=INBOX_COUNT_CAP)
     total = sum(counts.values())
     return {
         **counts,

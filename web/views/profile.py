@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from events import notifications
 from registry import services
 from registry.accounts import LockoutMessageMixin
 from registry.errors import DomainError
@@ -45,17 +46,22 @@ def _token_context(request: SignedInRequest, **extra) -> dict:
     choices = [d for d in TOKEN_DAY_CHOICES if not limit or d <= limit]
     if limit and limit not in choices:
         choices.append(limit)
+    wanted = notifications.email_wanted_by(request.user)
     return {
         "tokens": ApiToken.objects.filter(user=request.user),
         "day_choices": choices,
         "default_days": limit,
+        "email_kinds": [
+            {"key": kind.key, "label": label, "email": wanted[kind.key]}
+            for kind, label in notifications.email_choices()
+        ],
         **extra,
     }
 
 
 @login_required
 def profile(request: SignedInRequest) -> HttpResponse:
-    """The user's roles, teams and personal API tokens."""
+    """The user's roles, teams, personal API tokens and e-mail choices."""
     return render(request, "registry/profile.html", _token_context(request))
 
 
@@ -80,6 +86,19 @@ def token_create(request: SignedInRequest) -> HttpResponse:
     return render(
         request, "registry/profile.html", _token_context(request, new_secret=issued.secret)
     )
+
+
+@login_required
+@require_POST
+def email_choices(request: SignedInRequest) -> HttpResponse:
+    """Save which notifications the person receives by e-mail (one checkbox per kind)."""
+    try:
+        notifications.email_choices_set(actor=request.user, wanted=request.POST.getlist("email"))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return render(request, "registry/profile.html", _token_context(request), status=400)
+    messages.success(request, "Your e-mail choices are saved.")
+    return redirect("profile")
 
 
 @login_required
