@@ -22,7 +22,7 @@ from reviews.models import Decision, ProductionEvent
 from tests.builders import record, web
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("registry", "explain", "reviews")
+APPS = ("registry", "explain", "reviews", "events")
 # The functions that hand their ``action=`` on to audit_record (audit_event builds one for
 # audit_record_many).
 RECORDERS = {"audit_record", "audit_event", "audit_now", "_record"}

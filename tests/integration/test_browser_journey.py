@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from events.dispatch import dispatch
 from registry import services as registry_services
 from registry.audit.chain import audit_verify
 from registry.models import AuditEvent, ModelVersion
@@ -335,6 +336,9 @@ def test_a_candidate_goes_from_ci_to_production_in_the_browser(
     assert response.status == 404
     outsider.context.close()
 
+    # The audit events of the journey become notifications (the beat would do it every few s).
+    dispatch()
+
     # On a phone, no page is wider than the screen; the review panel comes before the evidence.
     # Every page is checked with axe-core at both sizes.
     wide = {}
@@ -420,13 +424,42 @@ def open_api_docs(page) -> None:
     page.get_by_text("/api/v1/models/", exact=True).first.wait_for()
 
 
+def open_inbox(page) -> None:
+    """The risk officer's inbox: the promotions and approvals of the journey, as notifications."""
+    page.goto("/inbox/")
+    page.get_by_role("heading", name="Inbox", exact=True).wait_for()
+    assert page.locator("li.notification").count() > 0, "the inbox is empty"
+
+
+def open_new_webhook(page) -> None:
+    """The engineer adds a webhook to the model: the secret is shown once."""
+    page.goto("/models/credit-default/webhooks/")
+    page.get_by_label("Payload URL").fill(
+        f"https://ci.example.com/hooks/{page.viewport_size['width']}"
+    )
+    page.get_by_label("Event types").fill("version.*")
+    page.get_by_role("button", name=re.compile("Add")).click()
+    page.get_by_role("heading", name="Webhook created").wait_for()
+    assert page.get_by_label("Signing secret (shown once)").input_value().startswith("whsec_")
+
+
+def open_webhook(page) -> None:
+    """The list of the model's webhooks, then the newest one's page with its deliveries."""
+    page.goto("/models/credit-default/webhooks/")
+    page.get_by_role("heading", name="Add a webhook").wait_for()
+    page.locator("main a[href^='/webhooks/']").last.click()
+    page.get_by_role("heading", name="Deliveries").wait_for()
+
+
 # Who visits them: (screenshot and axe name, how to get there, axe rules not run there).
 OTHER_PAGES = {
     "oscar": [
         ("policy-edit", open_policy_editor, ()),
         ("rollback-confirm", open_rollback_confirmation, ()),
         ("not-found", open_not_found, ()),
+        ("inbox", open_inbox, ()),
     ],
+    "eng": [("webhook-created", open_new_webhook, ()), ("webhook", open_webhook, ())],
     "rita": [("not-allowed", open_not_allowed, ())],
     # Swagger UI renders each operation's summary as a button holding the copy-path and
     # expand buttons (nested-interactive): its React markup, not a template of ours.
