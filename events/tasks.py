@@ -16,8 +16,12 @@ log = logging.getLogger(__name__)
 
 @shared_task(ignore_result=True)
 def dispatch_events() -> int:
-    """Fan out the audit events written since the last run (periodic)."""
-    return dispatcher.dispatch()
+    """Fan out the audit events written since the last run (periodic); logs only when it
+    read any."""
+    read = dispatcher.dispatch()
+    if read:
+        log.info("Dispatched %s audit events", read)
+    return read
 
 
 @shared_task(
@@ -54,5 +58,9 @@ def send_notification_email(notification_id: int) -> bool:
 
 @shared_task(ignore_result=True)
 def sweep_notification_emails() -> int:
-    """Send the e-mails a lost message or a failed mail server left owed (periodic)."""
-    return mail.mail_sweep()
+    """Send the e-mails a lost message or a failed mail server left owed (periodic); logs
+    only when it sent any."""
+    sent = mail.mail_sweep()
+    if sent:
+        log.info("Mail sweep: sent %s", sent)
+    return sent

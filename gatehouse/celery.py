@@ -15,13 +15,18 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-# The periodic sweep runs every few seconds; its task logs itself when it acts.
-SWEEP_TASK = "explain.tasks.sweep_reports"
+# The periodic tasks (the beat's schedule) run every few seconds; each logs itself when it
+# acts, so Celery's own lines about them (due, received, succeeded) are left out.
+def periodic_tasks() -> frozenset[str]:
+    from django.conf import settings
+
+    return frozenset(str(entry["task"]) for entry in settings.CELERY_BEAT_SCHEDULE.values())
 
 
 def without_idle_sweeps(record: logging.LogRecord) -> bool:
-    """Drop Celery's own lines about the sweep task (due, received, succeeded)."""
-    return SWEEP_TASK not in record.getMessage()
+    """Drop Celery's own lines about the periodic tasks."""
+    message = record.getMessage()
+    return not any(task in message for task in periodic_tasks())
 
 
 @after_setup_logger.connect(weak=False)

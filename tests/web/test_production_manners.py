@@ -99,11 +99,15 @@ def test_the_worker_log_leaves_out_idle_sweeps():
         )
         logger.warning("Task %s[%s] received", "explain.tasks.run_report", "x2")
         logger.warning("Report sweep: requeued 1, resent 0")
+        for task in ("dispatch_events", "sweep_deliveries", "sweep_notification_emails"):
+            logger.warning("Task events.tasks.%s[x3] succeeded in 0.004s: 0", task)
+        logger.warning("Task %s[%s] received", "events.tasks.deliver", "x4")
     finally:
         logger.removeHandler(handler)
     assert [r.getMessage() for r in handler.buffer] == [
         "Task explain.tasks.run_report[x2] received",
         "Report sweep: requeued 1, resent 0",
+        "Task events.tasks.deliver[x4] received",
     ]
     assert without_idle_sweeps(logging.makeLogRecord({"msg": "anything else"}))
 

@@ -40,6 +40,8 @@ class Command(BaseCommand):
         # from the finders (WHITENOISE_USE_FINDERS), so no collectstatic is needed.
         web_cmd = [sys.executable, "manage.py", "runserver", options["addrport"], "--noreload"]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Links in e-mails and webhooks point at the address served here, unless one is set.
+        env.setdefault("GATEHOUSE_BASE_URL", f"http://{options['addrport']}")
         worker = subprocess.Popen(worker_cmd, env=env)  # noqa: S603
         web = subprocess.Popen(web_cmd, env=env)  # noqa: S603
         try:
