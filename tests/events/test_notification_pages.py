@@ -108,6 +108,8 @@ def test_the_dashboard_shows_the_newest_unread(notes, reviewer):
 
 def test_the_profile_page_saves_email_choices(reviewer, outsider):
     page = web(reviewer).get("/profile/").content.decode()
+    assert "<title>Profile · Gatehouse</title>" in page
+    assert page.count('id="email-h"') == 1  # the choices once, in the page's body
     for kind in notifications.KINDS.values():
         assert kind.label in page
     assert 'id="email-review_requested" name="email" value="review_requested" checked' in page
