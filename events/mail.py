@@ -2,7 +2,7 @@
 text with a minimal HTML alternative (``templates/events/email/``).
 
 The dispatcher's transaction marks each notification a person wants by e-mail
-(``email_wanted``); once it commits, a task per notification is published by name (services
+(``email_wanted``); once it commits, ``queue.email_on_commit`` publishes a task per notification by name (services
 never import tasks). A broker that is down loses nothing: ``mail_sweep`` (beat, every
 GATEHOUSE_MAIL_SWEEP_SECONDS) sends what is still owed after a minute. A notification is
 marked ``emailed_at`` when its message was handed to the mail server."""
@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from celery import current_app
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -24,7 +23,6 @@ from .models import Notification
 
 log = logging.getLogger(__name__)
 
-SEND = "events.tasks.send_notification_email"
 # A message owed for longer than this was not sent by its task: the sweep sends it.
 SWEEP_AFTER = timedelta(minutes=1)
 SWEEP_BATCH = 200
@@ -33,29 +31,6 @@ SWEEP_BATCH = 200
 def absolute(path: str) -> str:
     """A path in the app as a link people follow from their mail (GATEHOUSE_BASE_URL)."""
     return f"{settings.GATEHOUSE_BASE_URL.rstrip('/')}{path}"
-
-
-def mail_publish(notification_id: int) -> None:
-    """Hand one notification's e-mail to the broker; raises what the broker raises."""
-    current_app.send_task(SEND, args=[notification_id], retry=False)
-
-
-def _publish_all(notification_ids: list[int]) -> int:
-    published = 0
-    for notification_id in notification_ids:
-        try:
-            mail_publish(notification_id)
-        except Exception:
-            log.warning("Broker unavailable; e-mails wait for the sweep", exc_info=True)
-            break
-        published += 1
-    return published
-
-
-def send_on_commit(notification_ids: list[int]) -> None:
-    """Publish the notifications' e-mails once the transaction that made them commits."""
-    if notification_ids:
-        transaction.on_commit(lambda: _publish_all(notification_ids), robust=True)
 
 
 def message_for(notification: Notification) -> EmailMultiAlternatives:

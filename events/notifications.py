@@ -29,7 +29,7 @@ from registry.types import Actor
 from reviews import permissions as review_rules
 from reviews.models import Comment, ReviewRequest, SignOff
 
-from . import mail
+from . import queue
 from .models import EmailChoice, Notification, Subscription
 from .permissions import can_manage_subscription
 
@@ -364,7 +364,7 @@ def fan_out(events: list[AuditEvent]) -> int:
     owed = Notification.objects.filter(
         event__in=[e.pk for e in events], email_wanted=True, emailed_at__isnull=True
     ).values_list("pk", flat=True)
-    mail.send_on_commit(list(owed))
+    queue.email_on_commit(list(owed))
     return len(rows)
 
 

@@ -11,7 +11,7 @@ from django.core import mail as outbox
 from django.db import transaction
 from django.utils import timezone
 
-from events import dispatch, mail, notifications
+from events import dispatch, mail, notifications, queue
 from events.models import EmailChoice, Notification, Subscription
 from registry.audit.record import audit_record
 from registry.models import ModelVersion
@@ -73,7 +73,7 @@ def published(monkeypatch) -> list[int]:
         sent.append(notification_id)
         mail.notification_email_send(notification_id=notification_id)
 
-    monkeypatch.setattr(mail, "mail_publish", publish)
+    monkeypatch.setattr(queue, "email_publish", publish)
     return sent
 
 
@@ -318,7 +318,7 @@ def test_the_sweep_sends_what_a_broken_broker_left(
     def down(notification_id: int) -> None:
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(mail, "mail_publish", down)
+    monkeypatch.setattr(queue, "email_publish", down)
     review_services.review_request(actor=engineer, version=version)
     with django_capture_on_commit_callbacks(execute=True):
         dispatch.dispatch()
@@ -353,7 +353,7 @@ def test_the_sweep_has_a_beat_entry(settings):
     from events import tasks
 
     assert tasks.sweep_notification_emails.name == entry["task"]
-    assert tasks.send_notification_email.name == mail.SEND
+    assert tasks.send_notification_email.name == queue.SEND_EMAIL
 
 
 # --- the choices -----------------------------------------------------------------------------
