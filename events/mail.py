@@ -2,8 +2,8 @@
 text with a minimal HTML alternative (``templates/events/email/``).
 
 The dispatcher's transaction marks each notification a person wants by e-mail
-(``email_wanted``); once it commits, ``queue.email_on_commit`` publishes a task per notification by name (services
-never import tasks). A broker that is down loses nothing: ``mail_sweep`` (beat, every
+(``email_wanted``); once it commits, ``queue.email_on_commit`` publishes a task per
+notification by name (services never import tasks). A broker that is down loses nothing: ``mail_sweep`` (beat, every
 GATEHOUSE_MAIL_SWEEP_SECONDS) sends what is still owed after a minute. A notification is
 marked ``emailed_at`` when its message was handed to the mail server."""
 
