@@ -419,14 +419,20 @@ def race(work: Callable[[int], Any], n: int, *, timeout: float = 60) -> list[Any
 
 
 def restore_migration_rows() -> None:
-    """Put back what the data migration made (role groups, the audit chain head), which the
-    flush that ends a transactional test empties. Call with the database unblocked."""
+    """Put back what the data migrations made (role groups, the audit chain head, the event
+    dispatcher's cursor at that head), which the flush that ends a transactional test
+    empties. Call with the database unblocked."""
     from django.contrib.auth.models import Group
 
+    from events.dispatch import CURSOR
+    from events.models import Cursor
     from registry.audit.chain import GENESIS_HASH
     from registry.models import AuditChainHead
 
     # As the migration makes them: bulk, so no audit signal needs the chain head.
     Group.objects.bulk_create([Group(name=role.value) for role in Role], ignore_conflicts=True)
     AuditChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS_HASH})
+    # Without it the dispatcher would start at the head of whatever a test records first, and
+    # take those events for history.
+    Cursor.objects.get_or_create(name=CURSOR, defaults={"seq": 0})
     connection.close()
