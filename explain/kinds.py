@@ -28,6 +28,7 @@ PERFORMANCE = "performance"
 KPI = "kpi"
 SHAP = "shap"
 LIME = "lime"
+REFERENCE = "reference"
 
 # Libraries every kind's numbers depend on.
 BASE_ENGINES = ("numpy", "pandas", "scikit-learn")
@@ -174,6 +175,14 @@ KINDS: dict[str, KindSpec] = {
             needs_model_file=True,
             # Local explanations are aids to reading the model, not evidence.
             one_off_params=("rows",),
+        ),
+        KindSpec(
+            key=REFERENCE,
+            label="Drift reference",
+            runner=runners.run_reference,
+            engines=("scipy",),
+            # What production windows are compared with (issue 15), not evidence.
+            automatic=True,
         ),
     )
 }

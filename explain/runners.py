@@ -272,6 +272,36 @@ def run_kpi(version: ModelVersion, params: dict[str, Any], progress: Progress) -
     return RunOutput(measure_kpis(params["kpis"], computed, version.metrics))
 
 
+# Numeric columns of the drift reference are cut into this many quantile bins.
+REFERENCE_BINS = 10
+
+
+def reference_columns(version: ModelVersion) -> list[str]:
+    """The columns a production window is compared on: the features, the protected columns,
+    the score, the prediction and the label (for label drift once labels arrive)."""
+    data = version.evaluation_data
+    roles = [
+        *data.feature_columns,
+        *data.protected,
+        data.score_column,
+        data.prediction_column,
+        data.label_column,
+    ]
+    return list(dict.fromkeys(column for column in roles if column))
+
+
+def run_reference(version: ModelVersion, params: dict[str, Any], progress: Progress) -> RunOutput:
+    """The drift reference: the evaluation set binned once (``engines.drift``'s profile, its
+    quantile bins and categories), so production windows are compared on the same bins."""
+    from .engines import drift
+
+    progress(10, "binning the evaluation data")
+    frame = _frame(version)
+    profile = drift.reference_profile(frame, reference_columns(version), bins=REFERENCE_BINS)
+    summary = {"rows": len(frame), "columns": len(profile["columns"])}
+    return RunOutput({**profile, "summary": summary})
+
+
 def _explain_inputs(
     version: ModelVersion,
 ) -> tuple[Any, pd.DataFrame, dict[str, pd.Series], dict[str, Any], Any]:

@@ -101,7 +101,7 @@ def test_the_bundle_holds_every_part(built: Built):
         for name in names
         if name.endswith(".json") and name.startswith("reports/")
     }
-    assert kinds == {"fairness", "performance", "kpi", "shap", "lime"}
+    assert kinds == {"fairness", "performance", "kpi", "shap", "lime", "reference"}
     assert {"report.html", "report.pdf", "manifest.json"} <= set(names)
     assert {"audit/events.jsonl", "audit/events.csv", "audit/chain.jsonl"} <= set(names)
     plots = [n for n in names if n.count("/") == 2 and n.startswith("reports/")]
@@ -435,6 +435,7 @@ ROLES = [
     "reports/kpi-*.json",
     "reports/shap-*.json",
     "reports/lime-*.json",
+    "reports/reference-*.json",
     "reports/*/shap_importance.svg",
     "reports/*/shap_beeswarm.svg",
 ]
