@@ -5,12 +5,13 @@ and shown on the version page as one row per column."""
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
 from django.urls import reverse
 
-from explain import kinds, services
+from explain import kinds, runners, services
 from explain.engines import drift
 from explain.models import Report, ReportStatus
 from registry import evaluation
@@ -53,12 +54,18 @@ def test_the_reference_is_the_drift_profile_of_the_evaluation_data(version):
     report = run(version)
 
     expected = drift.reference_profile(evaluation_frame(), COLUMNS, bins=10)
-    profile = {key: value for key, value in report.result.items() if key != "summary"}
-    assert profile == expected
+    (samples,) = report.files.all()
+    assert samples.name == runners.REFERENCE_SAMPLES
+    with samples.file.open("rb") as fh:
+        whole = runners.reference_with_samples(report.result, fh.read())
+    assert {key: value for key, value in whole.items() if key != "summary"} == expected
     assert report.result["summary"] == {"rows": 400, "columns": 7}
     assert report.engine_versions.keys() == {"numpy", "pandas", "scikit-learn", "scipy"}
-    # What the monitoring will compare a window with: the stored result is a usable profile.
-    window = drift.drift_report(report.result, frame=evaluation_frame(seed=1))
+    # The result itself holds no raw values: a page reading it reads the bins and counts.
+    assert all("sample" not in column for column in report.result["columns"].values())
+    assert len(json.dumps(report.result)) < 600 * len(COLUMNS)
+    # What the monitoring will compare a window with: the stored profile is a usable one.
+    window = drift.drift_report(whole, frame=evaluation_frame(seed=1))
     assert window["columns"]["income"]["test"] == "ks"
 
 
@@ -94,9 +101,11 @@ def test_a_parquet_evaluation_set_gives_the_same_reference(engineer, model, sent
 
     report = run(version)
 
+    (samples,) = report.files.all()
+    with samples.file.open("rb") as fh:
+        whole = runners.reference_with_samples(report.result, fh.read())
     assert (
-        report.result["columns"]
-        == drift.reference_profile(evaluation_frame(), COLUMNS, bins=10)["columns"]
+        whole["columns"] == drift.reference_profile(evaluation_frame(), COLUMNS, bins=10)["columns"]
     )
 
 
