@@ -28,6 +28,7 @@ PERFORMANCE = "performance"
 KPI = "kpi"
 SHAP = "shap"
 LIME = "lime"
+REFERENCE = "reference"
 
 # Libraries every kind's numbers depend on.
 BASE_ENGINES = ("numpy", "pandas", "scikit-learn")
@@ -58,6 +59,9 @@ class KindSpec:
     current_params: tuple[str, ...] = ()
     # A report setting any of these is a one-off request, never the kind's latest report.
     one_off_params: tuple[str, ...] = ()
+    # Files of raw evaluation values, which an exported bundle leaves out (its record keeps
+    # each one's name and sha256): a bundle carries results and plots, never the data.
+    raw_data_files: tuple[str, ...] = ()
 
 
 def _int_between(value: Any, low: int, high: int) -> str | None:
@@ -174,6 +178,15 @@ KINDS: dict[str, KindSpec] = {
             needs_model_file=True,
             # Local explanations are aids to reading the model, not evidence.
             one_off_params=("rows",),
+        ),
+        KindSpec(
+            key=REFERENCE,
+            label="Drift reference",
+            runner=runners.run_reference,
+            engines=("scipy",),
+            # What production windows are compared with (issue 15), not evidence.
+            automatic=True,
+            raw_data_files=(runners.REFERENCE_SAMPLES,),
         ),
     )
 }

@@ -1,5 +1,5 @@
 """Shape report results for pages: fairness rows with interval whiskers, mitigation hints
-that are safe to follow, LIME weight bars."""
+that are safe to follow, LIME weight bars, the drift reference's columns."""
 
 from __future__ import annotations
 
@@ -426,3 +426,47 @@ def kpi_bar(value: float | None, target: float | None, comparator: str) -> SafeS
         f'<rect class="kb-value" y="3" width="{x(value)}" height="{height - 6}"/>'
         f'<line class="kb-target" x1="{x(target)}" x2="{x(target)}" y1="0" y2="{height}"/></svg>'
     )
+
+
+# The drift tests by their names in ``engines.drift``.
+DRIFT_TEST_LABELS = {
+    "ks": "Kolmogorov-Smirnov",
+    "chisquare": "chi-square",
+    "z": "z-test",
+    "wasserstein": "Wasserstein (normed)",
+    "jensenshannon": "Jensen-Shannon",
+    "psi": "PSI",
+}
+
+
+def drift_reference_rows(result: dict[str, Any], order: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Each column of a drift reference: its kind, the test production windows will get for
+    this reference size (``engines.drift.default_test``), its bins or categories (the
+    ``other`` bucket counted when it holds rows), and its rows and missing values; in
+    ``order`` (the stored JSON keeps no key order on PostgreSQL), other columns after it by
+    name."""
+    from .engines import drift  # scipy loads on the first page that shows a reference
+
+    columns = result.get("columns", {})
+    place = {name: at for at, name in enumerate(order)}
+    rows = []
+    for name in sorted(columns, key=lambda n: (place.get(n, len(place)), n)):
+        column = columns[name]
+        numeric = column["kind"] == "numeric"
+        test = drift.default_test(column)
+        if numeric:
+            buckets = f"{len(column['cuts']) + 1} bins"
+        else:
+            count = len(column["counts"]) + (1 if column["other"] else 0)
+            buckets = f"{count} categor{'y' if count == 1 else 'ies'}"
+        rows.append(
+            {
+                "column": name,
+                "kind": column["kind"],
+                "test": DRIFT_TEST_LABELS.get(test, test),
+                "buckets": buckets,
+                "n": column["n"],
+                "missing": column["missing"],
+            }
+        )
+    return rows

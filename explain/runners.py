@@ -272,6 +272,65 @@ def run_kpi(version: ModelVersion, params: dict[str, Any], progress: Progress) -
     return RunOutput(measure_kpis(params["kpis"], computed, version.metrics))
 
 
+# Numeric columns of the drift reference are cut into this many quantile bins.
+REFERENCE_BINS = 10
+
+
+def reference_columns(version: ModelVersion) -> list[str]:
+    """The columns a production window is compared on: the features, the protected columns,
+    the score, the prediction and the label (for label drift once labels arrive)."""
+    data = version.evaluation_data
+    roles = [
+        *data.feature_columns,
+        *data.protected,
+        data.score_column,
+        data.prediction_column,
+        data.label_column,
+    ]
+    return list(dict.fromkeys(column for column in roles if column))
+
+
+# The numeric columns' raw samples, kept as a file of the report beside its result.
+REFERENCE_SAMPLES = "reference-samples.json"
+
+
+def run_reference(version: ModelVersion, params: dict[str, Any], progress: Progress) -> RunOutput:
+    """The drift reference: the evaluation set binned once (``engines.drift``'s profile, its
+    quantile bins and categories), so production windows are compared on the same bins.
+
+    The numeric columns' samples (up to 5,000 values each, for the tests on raw values) go to
+    the file ``REFERENCE_SAMPLES``, not the result: pages and the API read results, and a
+    result stays a few hundred bytes per column however many rows the data has.
+    ``reference_with_samples`` puts them back."""
+    from .engines import drift
+
+    progress(10, "binning the evaluation data")
+    frame = _frame(version)
+    profile = drift.reference_profile(frame, reference_columns(version), bins=REFERENCE_BINS)
+    samples = {
+        name: column.pop("sample")
+        for name, column in profile["columns"].items()
+        if "sample" in column
+    }
+    summary = {"rows": len(frame), "columns": len(profile["columns"])}
+    content = json.dumps(samples, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    return RunOutput(
+        {**profile, "summary": summary},
+        files={REFERENCE_SAMPLES: (content.encode(), "application/json")},
+    )
+
+
+def reference_with_samples(result: dict[str, Any], samples: bytes) -> dict[str, Any]:
+    """The whole ``engines.drift`` profile from a reference report's result and its
+    ``REFERENCE_SAMPLES`` file."""
+    values = json.loads(samples)
+    columns = {
+        name: {**column, "sample": values[name]} if name in values else column
+        for name, column in result["columns"].items()
+    }
+    return {**result, "columns": columns}
+
+
 def _explain_inputs(
     version: ModelVersion,
 ) -> tuple[Any, pd.DataFrame, dict[str, pd.Series], dict[str, Any], Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+from explain import kinds
 from explain.models import Report
 from registry.models import AuditEvent
 
@@ -109,7 +110,20 @@ def _report_files(
     report: Report, writer: _ZipWriter, plots: dict[str, tuple[bytes, str]], notes: list[str]
 ) -> list[dict[str, Any]]:
     files = []
+    raw = kinds.spec(report.kind).raw_data_files if report.kind in kinds.KINDS else ()
     for stored in report.files.all():
+        if stored.name in raw:
+            # Raw evaluation values stay in Gatehouse: the record names the file and its digest.
+            files.append(
+                {
+                    "name": stored.name,
+                    "path": None,
+                    "content_type": stored.content_type,
+                    "sha256": stored.sha256,
+                    "left_out": "raw evaluation values",
+                }
+            )
+            continue
         path = f"reports/{report.pk}/{stored.name}"
         try:
             with stored.file.open("rb") as fh:

@@ -99,9 +99,14 @@ def test_the_bundle_holds_every_part(built: Built):
     kinds = {
         name.split("/")[1].split("-")[0]
         for name in names
-        if name.endswith(".json") and name.startswith("reports/")
+        if name.endswith(".json") and name.count("/") == 1 and name.startswith("reports/")
     }
-    assert kinds == {"fairness", "performance", "kpi", "shap", "lime"}
+    assert kinds == {"fairness", "performance", "kpi", "shap", "lime", "reference"}
+    # The drift reference's raw values stay out; its record names the file and its digest.
+    (reference,) = [n for n in names if n.startswith("reports/reference-")]
+    (samples,) = json.loads(built.read(reference))["files"]
+    assert samples["path"] is None and len(samples["sha256"]) == 64
+    assert not [n for n in names if n.endswith("reference-samples.json")]
     assert {"report.html", "report.pdf", "manifest.json"} <= set(names)
     assert {"audit/events.jsonl", "audit/events.csv", "audit/chain.jsonl"} <= set(names)
     plots = [n for n in names if n.count("/") == 2 and n.startswith("reports/")]
@@ -130,6 +135,9 @@ def test_each_report_file_carries_its_result_params_and_engines(built: Built):
             expected = hashlib.sha256(canonical_json(report["result"]).encode()).hexdigest()
             assert report["result_sha256"] == expected
             for plot in report["files"]:
+                if plot["path"] is None:  # raw evaluation values, left out of bundles
+                    assert plot["left_out"] == "raw evaluation values"
+                    continue
                 assert hashlib.sha256(built.read(plot["path"])).hexdigest() == plot["sha256"]
 
 
@@ -435,6 +443,7 @@ ROLES = [
     "reports/kpi-*.json",
     "reports/shap-*.json",
     "reports/lime-*.json",
+    "reports/reference-*.json",
     "reports/*/shap_importance.svg",
     "reports/*/shap_beeswarm.svg",
 ]

@@ -61,7 +61,7 @@ def test_a_failing_step_after_the_commit_keeps_the_version_and_answers_201(
     assert again.status_code == 200
     version = ModelVersion.objects.get(model=model, version="1.0.0")
     assert Path(version.evaluation_data.file.path).read_bytes() == Candidate().csv()
-    assert len(sent) == 3  # the reports were sent before the failing step
+    assert len(sent) == 4  # the reports were sent before the failing step
     assert AuditEvent.objects.filter(action="version.registered").count() == 1
 
 
@@ -86,7 +86,7 @@ def test_the_reports_are_queued_in_the_versions_transaction(engineer, model, sen
 
     def then_fail(**kwargs):
         queue_reports(**kwargs)
-        assert Report.objects.filter(version=kwargs["version"]).count() == 3
+        assert Report.objects.filter(version=kwargs["version"]).count() == 4
         raise RuntimeError("queueing failed")
 
     monkeypatch.setattr(services, "reports_for_new_version", then_fail)
@@ -155,7 +155,7 @@ def test_a_failed_report_leaves_no_files(shap_report):
 
 @pytest.fixture
 def waiting(engineer, model, sent, django_capture_on_commit_callbacks) -> list[Report]:
-    """Three reports handed to the broker long ago, oldest first, none delivered yet."""
+    """Four reports handed to the broker long ago, oldest first, none delivered yet."""
     with django_capture_on_commit_callbacks(execute=True):
         version = Candidate().register(actor=engineer, model=model).version
     reports = list(Report.objects.filter(version=version).order_by("pk"))
@@ -167,7 +167,7 @@ def waiting(engineer, model, sent, django_capture_on_commit_callbacks) -> list[R
 
 
 def test_a_healthy_backlog_is_not_sent_again_however_old(waiting, sent):
-    sent.broker_holds = 3
+    sent.broker_holds = 4
 
     assert services.reports_sweep()["resent"] == 0
     assert sent == []
@@ -178,8 +178,8 @@ def test_messages_the_broker_lost_are_sent_again_oldest_first(waiting, sent):
 
     swept = services.reports_sweep()
 
-    assert swept == {"requeued": 0, "resent": 2, "sent": 2, "given_up": 0}
-    assert sent == [waiting[0].pk, waiting[1].pk]
+    assert swept == {"requeued": 0, "resent": 3, "sent": 3, "given_up": 0}
+    assert sent == [waiting[0].pk, waiting[1].pk, waiting[2].pk]
 
 
 def test_a_message_delivered_but_never_claimed_is_sent_again_after_the_stale_time(
@@ -190,6 +190,7 @@ def test_a_message_delivered_but_never_claimed_is_sent_again_after_the_stale_tim
     services.report_delivered(report_id=waiting[0].pk)
     Report.objects.filter(pk=waiting[0].pk).update(delivered_at=stale)
     services.report_delivered(report_id=waiting[1].pk)  # just now: a worker is starting it
+    services.report_delivered(report_id=waiting[3].pk)
     # A retry due later counts as delivered when it is due.
     services.report_delivered(report_id=waiting[2].pk, due=timezone.now() + timedelta(minutes=2))
 

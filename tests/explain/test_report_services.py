@@ -19,7 +19,7 @@ from registry.errors import InvalidInput, NotAllowed
 from registry.models import AuditEvent
 from tests.builders import Candidate, biased_frame, skops_model_bytes
 
-AUTOMATIC = {"fairness", "kpi", "performance"}
+AUTOMATIC = {"fairness", "kpi", "performance", "reference"}
 
 
 def events(action: str, report: Report | None = None) -> list[AuditEvent]:
@@ -38,7 +38,7 @@ def version(engineer, model, sent, django_capture_on_commit_callbacks):
     """A registered version whose automatic reports were queued and sent to the recorder."""
     with django_capture_on_commit_callbacks(execute=True):
         registered = Candidate().register(actor=engineer, model=model).version
-    assert len(sent) == 3
+    assert len(sent) == 4
     return registered
 
 
@@ -117,7 +117,7 @@ def test_asking_twice_with_the_same_params_returns_the_same_report(
     assert again.created is False
     assert again.report.pk == original.pk
     assert callbacks == []  # nothing new to send
-    assert len(events("report.queued")) == 3
+    assert len(events("report.queued")) == 4
 
 
 def test_other_params_make_a_new_report_and_keep_the_old_one(
@@ -192,7 +192,7 @@ def test_auditors_ci_and_outsiders_may_not_request_reports(version, who, request
         )
 
     assert Report.objects.count() == before
-    assert len(events("report.queued")) == 3
+    assert len(events("report.queued")) == 4
 
 
 # --- running -------------------------------------------------------------------------------
@@ -357,7 +357,7 @@ def test_when_the_broker_is_down_the_report_stays_unsent_for_the_next_sweep(vers
     swept = services.reports_sweep()
 
     # The first failure stops the round: one connection timeout, not one per report.
-    assert swept == {"requeued": 0, "resent": 3, "sent": 0, "given_up": 0}
+    assert swept == {"requeued": 0, "resent": 4, "sent": 0, "given_up": 0}
     assert set(Report.objects.values_list("enqueued_at", flat=True)) == {None}
     assert set(Report.objects.values_list("status", flat=True)) == {ReportStatus.QUEUED}
 

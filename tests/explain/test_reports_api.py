@@ -32,9 +32,9 @@ def test_the_list_shows_every_report_of_the_version(version, engineer):
 
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 3
+    assert body["count"] == 4
     rows = body["results"]
-    assert [r["kind"] for r in rows] == ["fairness", "kpi", "performance"]
+    assert [r["kind"] for r in rows] == ["fairness", "kpi", "performance", "reference"]
     assert {r["status"] for r in rows} == {"queued"}
     assert {r["progress"] for r in rows} == {0}
     by_kind = {r["kind"]: r for r in rows}
@@ -144,7 +144,7 @@ def test_outsiders_get_404_everywhere(version, outsider):
 
     assert [r.status_code for r in responses] == [404, 404, 404]
     assert all("credit-default" not in str(r.json()["errors"]) for r in responses)
-    assert Report.objects.count() == 3
+    assert Report.objects.count() == 4
 
 
 def test_auditors_read_but_may_not_ask(version, auditor):
@@ -155,11 +155,11 @@ def test_auditors_read_but_may_not_ask(version, auditor):
     shown = client.get(f"{BASE}{report.pk}/")
     asked = client.post(BASE, {"kind": "fairness", "params": {"seed": 3}}, format="json")
 
-    assert listed.status_code == 200 and listed.json()["count"] == 3
+    assert listed.status_code == 200 and listed.json()["count"] == 4
     assert shown.status_code == 200 and shown.json()["id"] == report.pk
     assert asked.status_code == 403
     assert asked.json()["code"] == "forbidden"
-    assert Report.objects.count() == 3
+    assert Report.objects.count() == 4
 
 
 def test_ci_reads_but_may_not_ask(version, ci):
@@ -168,9 +168,9 @@ def test_ci_reads_but_may_not_ask(version, ci):
     listed = client.get(BASE)
     asked = client.post(BASE, {"kind": "fairness", "params": {"seed": 3}}, format="json")
 
-    assert listed.status_code == 200 and listed.json()["count"] == 3
+    assert listed.status_code == 200 and listed.json()["count"] == 4
     assert asked.status_code == 403
-    assert Report.objects.count() == 3
+    assert Report.objects.count() == 4
 
 
 def test_anonymous_api_calls_are_refused(version):
@@ -196,6 +196,7 @@ def test_the_status_endpoint_reports_progress_until_all_are_done(version, review
         ("fairness", "queued", 0),
         ("kpi", "queued", 0),
         ("performance", "queued", 0),
+        ("reference", "queued", 0),
     ]
     assert after["done"] is True
     assert {(r["status"], r["progress"], r["message"]) for r in after["reports"]} == {

@@ -205,7 +205,9 @@ def register_and_review(page, base_url: str, ci_token: str, number: str, seed: i
     assert page.locator("#reports").get_attribute("data-live")  # live while reports run
     page.locator("#fairness .badge.verdict-pass").first.wait_for(timeout=120_000)
     page.locator("#shap img").first.wait_for(timeout=120_000)
-    assert page.locator("#reports .badge.status-succeeded").count() == 5
+    # The drift reference is queued last: wait for it too.
+    page.locator("#reports .badge.status-succeeded").nth(5).wait_for(timeout=60_000)
+    assert page.locator("#reports .badge.status-succeeded").count() == 6
     assert page.locator("#lime .lime-row").count() >= 1
     check_a11y(page, "version-before-review")
 

@@ -166,7 +166,7 @@ def test_a_version_whose_connection_drops_right_after_the_commit_keeps_its_files
     assert Path(data.file.path).read_bytes() == Candidate().csv()
     assert AuditEvent.objects.filter(action="version.registered").count() == 1
     # The report whose send was not recorded is the sweep's; the others' were never tried.
-    assert Report.objects.filter(version=version, status=ReportStatus.QUEUED).count() == 3
+    assert Report.objects.filter(version=version, status=ReportStatus.QUEUED).count() == 4
 
 
 # --- 16: verifying the chain while others append -------------------------------------------
@@ -237,23 +237,23 @@ def test_a_hung_broker_and_a_broker_restart_lose_no_report(
         assert {(r.status, r.enqueued_at) for r in reports} == {(ReportStatus.QUEUED, None)}
 
         # The broker is back: the sweep sends them, with no time limits of the web's own.
-        assert services.reports_sweep()["sent"] == 3
+        assert services.reports_sweep()["sent"] == 4
         broker = own_redis.client()
         messages = [json.loads(m) for m in broker.lrange(REPORT_QUEUE, 0, -1)]
-        assert len(messages) == 3
+        assert len(messages) == 4
         assert {tuple(m["headers"]["timelimit"]) for m in messages} == {(None, None)}
 
         # No worker yet: a backlog that waited longer than any timer is not sent again.
         long_ago = timezone.now() - timedelta(seconds=settings.GATEHOUSE_REPORT_RESEND_SECONDS + 1)
         Report.objects.filter(version__model=model).update(enqueued_at=long_ago)
         assert services.reports_sweep()["resent"] == 0
-        assert broker.llen(REPORT_QUEUE) == 3
+        assert broker.llen(REPORT_QUEUE) == 4
 
         # Restarted without persistence: the messages are gone, and the sweep sees it.
         own_redis.restart()
         assert own_redis.client().llen(REPORT_QUEUE) == 0
-        assert services.reports_sweep() == {"requeued": 0, "resent": 3, "sent": 3, "given_up": 0}
-        assert own_redis.client().llen(REPORT_QUEUE) == 3
+        assert services.reports_sweep() == {"requeued": 0, "resent": 4, "sent": 4, "given_up": 0}
+        assert own_redis.client().llen(REPORT_QUEUE) == 4
 
         start_worker(own_redis.url)
         watch(reports)

@@ -53,7 +53,7 @@ def run_the_automatic_flow(start_worker, broker_url: str, engineer, model, **opt
         ).report
 
         reports = list(Report.objects.filter(version=version))
-        assert {r.kind for r in reports} == {"fairness", "kpi", "performance"}
+        assert {r.kind for r in reports} == {"fairness", "kpi", "performance", "reference"}
         seen = watch([*reports, slow])
 
     for report in [*reports, slow]:
@@ -66,6 +66,7 @@ def run_the_automatic_flow(start_worker, broker_url: str, engineer, model, **opt
     assert by_kind["fairness"].result["rows"] == 400
     assert by_kind["performance"].result["overall"]["count"] == 400
     assert by_kind["kpi"].result["summary"]["total"] == 0
+    assert by_kind["reference"].result["summary"]["rows"] == 400
 
 
 def test_a_redis_worker_runs_the_reports_of_a_new_version(start_worker, redis_url, engineer, model):
@@ -136,7 +137,7 @@ def test_a_version_registered_while_the_broker_is_down_is_kept_and_reported_late
     assert elapsed < 10, f"registration took {elapsed:.1f} s with the broker down"
     version = ModelVersion.objects.get(model=model, version="1.0.0")
     reports = list(Report.objects.filter(version=version))
-    assert {r.kind for r in reports} == {"fairness", "kpi", "performance"}
+    assert {r.kind for r in reports} == {"fairness", "kpi", "performance", "reference"}
     assert {(r.status, r.enqueued_at) for r in reports} == {(ReportStatus.QUEUED, None)}
 
     with publishing_to(redis_url):
@@ -158,6 +159,6 @@ def test_a_down_broker_delays_a_registration_once_not_once_per_report(transactio
         elapsed = time.monotonic() - started
 
     assert response.status_code == 201, response.json()
-    assert Report.objects.filter(enqueued_at__isnull=True).count() == 5
+    assert Report.objects.filter(enqueued_at__isnull=True).count() == 6
     # One connect timeout (CELERY_BROKER_CONNECTION_TIMEOUT = 2 s) and the upload itself.
     assert elapsed < 6, f"registration took {elapsed:.1f} s with the broker down"

@@ -19,13 +19,13 @@ def test_a_registration_takes_the_chain_head_once_for_all_its_events(engineer, m
         registration = Candidate().register(actor=engineer, model=model)
 
     head_reads = [q for q in captured if "registry_auditchainhead" in q["sql"].split("WHERE")[0]]
-    # One read of the head (FOR UPDATE on PostgreSQL) and one update, for four events.
+    # One read of the head (FOR UPDATE on PostgreSQL) and one update, for five events.
     assert len(head_reads) == 2
     events = list(AuditEvent.objects.order_by("seq").filter(seq__gt=1))
     reports = list(Report.objects.filter(version=registration.version).order_by("pk"))
-    assert [e.action for e in events[-4:]] == ["version.registered"] + ["report.queued"] * 3
-    assert [e.object_id for e in events[-3:]] == [str(r.pk) for r in reports]
-    assert [e.payload["kind"] for e in events[-3:]] == [r.kind for r in reports]
+    assert [e.action for e in events[-5:]] == ["version.registered"] + ["report.queued"] * 4
+    assert [e.object_id for e in events[-4:]] == [str(r.pk) for r in reports]
+    assert [e.payload["kind"] for e in events[-4:]] == [r.kind for r in reports]
     assert audit_verify().ok
 
 
@@ -36,7 +36,7 @@ def test_a_registration_is_a_fixed_number_of_statements(engineer, model):
         Candidate().register(actor=engineer, model=model)
 
     # The token's scope, the version, its data set, the model's fairness policy and KPIs,
-    # three reports in one insert, four audit events under one head lock (47 before, then 18;
+    # four reports in one insert, five audit events under one head lock (47 before, then 18;
     # the test's transaction holds back the enqueued_at update that follows the commit).
     work = [q["sql"] for q in captured if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     assert len(work) == 9, "\n".join(sql[:120] for sql in work)
@@ -122,4 +122,4 @@ def test_a_repeated_registration_answers_with_the_stored_version(ci_client, mode
     assert (first.status_code, again.status_code, clash.status_code) == (201, 200, 409)
     assert again.json() == first.json()
     assert "metadata.version" in clash.json()["errors"]
-    assert Report.objects.filter(version__model=model).count() == 3
+    assert Report.objects.filter(version__model=model).count() == 4

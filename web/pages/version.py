@@ -8,11 +8,13 @@ from typing import Any
 from explain import kinds
 from explain.models import FairnessPolicy, GroupThresholds, Report, ReportStatus
 from explain.presenters import (
+    drift_reference_rows,
     fairness_findings,
     fairness_sections,
     lime_rows,
     proxy_warnings,
 )
+from explain.runners import reference_columns
 from explain.selectors import latest_reports
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.types import AnyUser
@@ -105,6 +107,7 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         for item in conversation["objections"]
     )
     shap = result(kinds.SHAP)
+    reference = result(kinds.REFERENCE)
     proxies = proxy_warnings(shap, fairness)
     failing_fairness = fairness is not None and fairness.get("verdict") != "pass"
     fixed_in = (
@@ -162,6 +165,10 @@ def version_page(version: ModelVersion, user: AnyUser) -> dict[str, Any]:
         else {},
         "lime_rows": lime_rows(lime) if lime else [],
         "row_picks": (lime or {}).get("suggested_rows", []),
+        "reference": reference,
+        "reference_rows": (
+            drift_reference_rows(reference, order=reference_columns(version)) if reference else []
+        ),
         "row_explanations": [
             {
                 "report": r,
