@@ -9,7 +9,6 @@ event, through the notifications)."""
 from __future__ import annotations
 
 import json
-import logging
 import random
 from datetime import datetime, timedelta
 
@@ -23,7 +22,6 @@ from registry.audit.record import audit_record
 from . import net, queue, signing
 from .models import Attempt, Delivery, DeliveryStatus, Subscription
 
-log = logging.getLogger(__name__)
 
 JITTER = 0.1  # each wait is stretched or shrunk by up to a tenth, so retries do not bunch
 SWEEP_BATCH = 1000
@@ -165,12 +163,4 @@ def sweep(*, batch: int = SWEEP_BATCH) -> int:
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:batch]
     )
-    sent = 0
-    for delivery_id in due:
-        try:
-            queue.deliver_publish(delivery_id)
-        except Exception:
-            log.warning("Broker unavailable; deliveries wait for the next sweep", exc_info=True)
-            break
-        sent += 1
-    return sent
+    return queue.publish_all(lambda i: queue.deliver_publish(i), list(due), "deliveries")

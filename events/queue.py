@@ -27,7 +27,7 @@ def email_publish(notification_id: int) -> None:
     current_app.send_task(SEND_EMAIL, args=[notification_id], retry=False)
 
 
-def _publish_all(publish: Callable[[int], None], ids: list[int], what: str) -> int:
+def publish_all(publish: Callable[[int], None], ids: list[int], what: str) -> int:
     """Publish each id in turn; stop at the first failure (the broker is down: the sweep
     sends the rest), so a transaction's commit waits for one time-out, not one per message."""
     sent = 0
@@ -45,7 +45,7 @@ def deliver_on_commit(delivery_ids: list[int]) -> None:
     """Send the deliveries' messages once the transaction that made them commits."""
     if delivery_ids:
         transaction.on_commit(
-            lambda: _publish_all(lambda i: deliver_publish(i), delivery_ids, "deliveries"),
+            lambda: publish_all(lambda i: deliver_publish(i), delivery_ids, "deliveries"),
             robust=True,
         )
 
@@ -54,6 +54,6 @@ def email_on_commit(notification_ids: list[int]) -> None:
     """Send the notifications' e-mails once the transaction that made them commits."""
     if notification_ids:
         transaction.on_commit(
-            lambda: _publish_all(lambda i: email_publish(i), notification_ids, "e-mails"),
+            lambda: publish_all(lambda i: email_publish(i), notification_ids, "e-mails"),
             robust=True,
         )
