@@ -22,7 +22,6 @@ from registry.audit.record import audit_record
 from . import net, queue, signing
 from .models import Attempt, Delivery, DeliveryStatus, Subscription
 
-
 JITTER = 0.1  # each wait is stretched or shrunk by up to a tenth, so retries do not bunch
 SWEEP_BATCH = 1000
 
