@@ -15,7 +15,7 @@ from explain import kinds, queue
 from registry.models import ModelVersion, VersionStatus
 from reviews import gates, services
 from reviews.models import Decision, Objection
-from tests.builders import fresh, ready_version, register, shap_once, sign
+from tests.builders import events, fresh, ready_version, register, shap_once, sign
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +89,19 @@ def objected(in_review, reviewer) -> Objection:
 def other(ci, model) -> ModelVersion:
     """Version 2.0.0 of the same model, its reports not run."""
     return register(ci[0], model, "2.0.0", token=ci[1], run=False)
+
+
+def assert_comment_recorded(comment, body: str) -> None:
+    """The one ``comment.posted`` event of a top-level comment by rev on 1.0.0."""
+    (event,) = events("comment.posted")
+    assert (event.actor_name, event.object_id, event.model_name) == (
+        "rev",
+        str(comment.pk),
+        "credit-default",
+    )
+    assert event.payload == {
+        "version": "1.0.0",
+        "body": body,
+        "reply_to": None,
+        "objection": None,
+    }

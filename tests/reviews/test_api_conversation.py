@@ -16,6 +16,7 @@ from registry.models import AuditEvent
 from reviews import services
 from reviews.models import COMMENT_MAX_CHARS, Comment, Objection, ObjectionState
 from tests.builders import client_for, events
+from tests.reviews.conftest import assert_comment_recorded
 
 VERSION = "/api/v1/models/credit-default/versions/1.0.0/"
 COMMENTS = VERSION + "comments/"
@@ -135,18 +136,7 @@ def test_a_reviewer_posts_a_comment_stored_once_and_audited_once(in_review, revi
         "reply_to": None,
         "objection": None,
     }
-    (event,) = events("comment.posted")
-    assert (event.actor_name, event.object_id, event.model_name) == (
-        "rev",
-        str(comment.pk),
-        "credit-default",
-    )
-    assert event.payload == {
-        "version": "1.0.0",
-        "body": "Why is occupation_score used?",
-        "reply_to": None,
-        "objection": None,
-    }
+    assert_comment_recorded(comment, "Why is occupation_score used?")
 
 
 def test_a_reply_to_an_answer_answers_the_objection_too(objected, in_review, engineer, reviewer):

@@ -16,6 +16,7 @@ from registry.models import AuditEvent, ModelVersion, VersionStatus
 from reviews import services
 from reviews.models import COMMENT_MAX_CHARS, Comment, Decision, Objection, ObjectionState
 from tests.builders import check, events, fresh, sign, web
+from tests.reviews.conftest import assert_comment_recorded
 
 
 def url(action: str, version: ModelVersion, *args) -> str:
@@ -49,18 +50,7 @@ def test_a_reviewer_posts_a_comment_shown_on_the_page_and_audited(in_review, rev
         None,
     )
     assert "Why is occupation_score used?" in response.content.decode()
-    (event,) = events("comment.posted")
-    assert (event.actor_name, event.object_id, event.model_name) == (
-        "rev",
-        str(comment.pk),
-        "credit-default",
-    )
-    assert event.payload == {
-        "version": "1.0.0",
-        "body": "Why is occupation_score used?",
-        "reply_to": None,
-        "objection": None,
-    }
+    assert_comment_recorded(comment, "Why is occupation_score used?")
 
 
 def test_the_engineer_replies_and_the_reply_is_threaded(in_review, reviewer, engineer):
